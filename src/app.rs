@@ -1,0 +1,116 @@
+//! The three apps, each a straight pipeline. Read a pipeline top to bottom: the first layer
+//! named is the first a request passes (actix applies the *last* `wrap` first, so the code
+//! lists them in reverse).
+//!
+//! data (mTLS, agency systems):
+//!   TLS handshake (identity::tls: chain, CRL)      → refused in the handshake
+//!   → telemetry::request_context                    request id, traceparent, metrics, problem+json
+//!   → identity::require_identity                    OIN → registered organisation, else 403
+//!   → limits::body_limit                            413 before the body is read
+//!   → route                                         the exchange itself
+//!
+//! audit (TLS, people with a browser) and ops (plain HTTP, probes): request_context → route.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App};
+
+use crate::limits::BodyLimit;
+use crate::metrics::Metrics;
+use crate::ops::Draining;
+use crate::organisations::Organisations;
+use crate::storage::Database;
+use crate::telemetry::Listener;
+use crate::{identity, limits, ops, problem, telemetry};
+
+/// What the apps share. Cloned into every worker; everything in it is behind an `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    pub organisations: Arc<Organisations>,
+    pub metrics: Arc<Metrics>,
+    pub database: Database,
+    pub draining: Arc<Draining>,
+    pub body_limit: usize,
+}
+
+pub fn data_app(
+    state: &AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    common(state, "data")
+        .app_data(web::Data::from(state.organisations.clone()))
+        .app_data(web::Data::new(BodyLimit(state.body_limit)))
+        .app_data(web::PayloadConfig::new(state.body_limit))
+        .app_data(problem::extractors::json_config(state.body_limit))
+        .app_data(problem::extractors::query_config())
+        .app_data(problem::extractors::path_config())
+        .wrap(from_fn(limits::body_limit))
+        .wrap(from_fn(identity::require_identity))
+        .wrap(from_fn(telemetry::request_context))
+        .configure(identity::whoami::routes)
+        .default_service(web::to(problem::not_found))
+}
+
+/// The audit API and UI come with the privacy-officer issue; until then this listener answers
+/// every path with 404 problem+json.
+pub fn audit_app(
+    state: &AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    common(state, "audit")
+        .wrap(from_fn(telemetry::request_context))
+        .default_service(web::to(problem::not_found))
+}
+
+pub fn ops_app(
+    state: &AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    common(state, "ops")
+        .app_data(web::Data::new(state.database.clone()))
+        .app_data(web::Data::from(state.draining.clone()))
+        .wrap(from_fn(telemetry::request_context))
+        .configure(ops::routes)
+        .default_service(web::to(problem::not_found))
+}
+
+fn common(
+    state: &AppState,
+    listener: &'static str,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<actix_web::body::BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(Listener(listener)))
+        .app_data(web::Data::from(state.metrics.clone()))
+}

@@ -1,0 +1,127 @@
+//! The `doelpoort` command line (SPEC.md names the commands).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::organisations::{self, Registry};
+
+#[derive(Parser)]
+#[command(
+    name = "doelpoort",
+    version,
+    about = "Purpose-bound mTLS gateway for Dutch public agencies"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (data, audit and ops listeners).
+    Serve {
+        /// TOML configuration file; without one, the defaults serve a fresh clone.
+        #[arg(long, env = "DOELPOORT_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Apply the database migrations (SQLite or PostgreSQL, from database.url).
+    Migrate {
+        #[arg(long, env = "DOELPOORT_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Development certificates.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Create a dev CA, a server certificate and the client certificates of the demo
+    /// organisations (never overwrites existing files).
+    Init {
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        /// The folder with organisations.toml (the OINs of the client certificates).
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => serve(config.as_deref()),
+        Command::Migrate { config } => migrate(config.as_deref()),
+        Command::Certs {
+            command: CertsCommand::Init { dir, policies },
+        } => certs_init(&dir, &policies),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("doelpoort: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Option<&Path>) -> anyhow::Result<()> {
+    let settings = Settings::load(config)?;
+    crate::telemetry::init(&settings.log)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("doelpoort-main")
+        .build()?;
+    runtime.block_on(async {
+        let app = crate::startup::Application::build(settings).await?;
+        eprintln!(
+            "doelpoort: data (mTLS) https://{}  audit https://{}  ops http://{}",
+            app.data_addr, app.audit_addr, app.ops_addr
+        );
+        app.run_until_stopped().await
+    })
+}
+
+fn migrate(config: Option<&Path>) -> anyhow::Result<()> {
+    let settings = Settings::load(config)?;
+    let db = crate::storage::Database::connect(&settings.database)?;
+    let applied = db.migrate()?;
+    if applied.is_empty() {
+        println!("{}: up to date", db.url().redacted());
+    } else {
+        for m in &applied {
+            println!("applied {m}");
+        }
+        println!(
+            "{}: {} migration(s) applied",
+            db.url().redacted(),
+            applied.len()
+        );
+    }
+    Ok(())
+}
+
+fn certs_init(dir: &Path, policies: &Path) -> anyhow::Result<()> {
+    let registry = Registry::load(&policies.join(organisations::FILE_NAME))
+        .context("the client certificates carry OINs from the organisation registry")?;
+    let report = crate::pki::init(dir, &registry)?;
+    for f in &report.created {
+        println!("created {}", f.display());
+    }
+    println!(
+        "{} file(s) created, {} existing kept (never overwritten)",
+        report.created.len(),
+        report.kept.len()
+    );
+    println!(
+        "try: curl --cacert {d}/ca.pem --cert {d}/clients/gemeente-0363.pem --key {d}/clients/gemeente-0363-key.pem https://localhost:8443/api/v1/whoami",
+        d = dir.display()
+    );
+    Ok(())
+}

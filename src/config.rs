@@ -1,0 +1,362 @@
+//! Configuration: a TOML file (optional) under `DOELPOORT_*` environment overrides.
+//!
+//! Every key has a default that makes `doelpoort serve` work on a fresh clone. An environment
+//! variable names its section and key joined by `_`: `DOELPOORT_DATABASE_URL` sets
+//! `[database] url`, `DOELPOORT_SERVER_BODY_LIMIT_BYTES` sets `[server] body_limit_bytes`.
+//! An unknown key, a value of the wrong type or an impossible combination stops startup with a
+//! message that names the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The sections of the file; an environment key is split after its section name.
+const SECTIONS: &[&str] = &["server", "database", "tls", "policies", "log"];
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub tls: TlsSettings,
+    pub policies: PolicySettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// This gateway instance's name; each instance in a fleet needs its own.
+    pub instance_id: String,
+    /// The mTLS listener for agency systems.
+    pub data_listen: SocketAddr,
+    /// The TLS listener (no client certificate) for the audit API and UI.
+    pub audit_listen: SocketAddr,
+    /// Plain HTTP: health, readiness, metrics. Keep it on loopback or a management network.
+    pub ops_listen: SocketAddr,
+    /// Worker threads per listener; 0 means one per CPU core.
+    pub workers: usize,
+    /// Largest request body accepted (413 `payloadTooLarge` above it).
+    pub body_limit_bytes: usize,
+    /// Time a client has to send the request head after connecting (slowloris guard).
+    pub client_request_timeout_ms: u64,
+    /// Time allowed for the TLS handshake.
+    pub tls_handshake_timeout_ms: u64,
+    /// Idle keep-alive before the server closes a connection.
+    pub keep_alive_s: u64,
+    /// On SIGTERM, how long in-flight requests get to finish.
+    pub shutdown_timeout_s: u64,
+    /// Connections per worker before new ones wait.
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` or `postgres://user@host:port/db`.
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// PEM bundle of the CA certificates client certificates must chain to.
+    pub client_ca: PathBuf,
+    /// PEM file with one or more CRLs of those CAs; absent means no revocation checking.
+    pub crl: Option<PathBuf>,
+    /// PEM chain of the server certificate, leaf first.
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    /// Create the development PKI in `dev_certs_dir` when the files above are missing.
+    pub dev_certs: bool,
+    pub dev_certs_dir: PathBuf,
+    /// A client certificate whose issuer published no CRL: refuse (false) or accept (true).
+    pub allow_unknown_revocation_status: bool,
+    /// How often certificate, CRL and register files are checked for changes (SIGHUP reloads
+    /// at once).
+    pub reload_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySettings {
+    /// The folder with the registers (`organisations.toml`, …).
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `doelpoort=debug,actix_server=warn`.
+    pub filter: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            instance_id: "doelpoort-1".into(),
+            data_listen: ([127, 0, 0, 1], 8443).into(),
+            audit_listen: ([127, 0, 0, 1], 8444).into(),
+            ops_listen: ([127, 0, 0, 1], 9090).into(),
+            workers: 0,
+            body_limit_bytes: 256 * 1024,
+            client_request_timeout_ms: 5_000,
+            tls_handshake_timeout_ms: 3_000,
+            keep_alive_s: 30,
+            shutdown_timeout_s: 30,
+            max_connections: 25_000,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://data/doelpoort.db".into(),
+            pool_size: 8,
+            connect_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            client_ca: "certs/ca.pem".into(),
+            crl: Some("certs/crl.pem".into()),
+            server_cert: "certs/server.pem".into(),
+            server_key: "certs/server-key.pem".into(),
+            dev_certs: true,
+            dev_certs_dir: "certs".into(),
+            allow_unknown_revocation_status: false,
+            reload_interval_ms: 2_000,
+        }
+    }
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            dir: "policies".into(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Json,
+            filter: "info".into(),
+        }
+    }
+}
+
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Defaults, then the file (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, env)
+    }
+
+    /// As `load`, with the environment given (tests use this).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "the file {} does not exist; give an existing TOML file to --config (see config/doelpoort.example.toml)",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // Values parse as figment does for its own Env provider: "8" → 8, "true" → true.
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("DOELPOORT_") else {
+                continue;
+            };
+            if rest == "CONFIG" {
+                continue;
+            }
+            let lower = rest.to_ascii_lowercase();
+            let path = SECTIONS.iter().find_map(|s| {
+                let field = lower.strip_prefix(s)?.strip_prefix('_')?;
+                Some(format!("{s}.{field}"))
+            });
+            let Some(path) = path else {
+                return Err(ConfigError::Invalid(format!(
+                    "environment variable {key}: no such section (known: {})",
+                    SECTIONS.join(", ")
+                )));
+            };
+            let value: figment::value::Value = value.parse().expect("figment parses any string");
+            figment = figment.merge(Serialized::default(&path, value));
+        }
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        if self.server.instance_id.is_empty()
+            || !self
+                .server
+                .instance_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return bad(
+                "server.instance_id",
+                "use letters, digits, '-' or '_' (not empty)",
+            );
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return bad("server.body_limit_bytes", "must be at least 1024");
+        }
+        if self.server.client_request_timeout_ms == 0 || self.server.tls_handshake_timeout_ms == 0 {
+            return bad(
+                "server.client_request_timeout_ms / tls_handshake_timeout_ms",
+                "must be more than 0 (a slow client could otherwise hold a worker)",
+            );
+        }
+        let listens = [
+            ("server.data_listen", self.server.data_listen),
+            ("server.audit_listen", self.server.audit_listen),
+            ("server.ops_listen", self.server.ops_listen),
+        ];
+        for (i, (k, a)) in listens.iter().enumerate() {
+            for (k2, b) in &listens[i + 1..] {
+                if a.port() != 0 && a == b {
+                    return bad(k2, &format!("is the same address as {k}"));
+                }
+            }
+        }
+        if crate::storage::DatabaseUrl::parse(&self.database.url).is_err() {
+            return bad(
+                "database.url",
+                "must start with sqlite:// or postgres:// (postgresql:// also works)",
+            );
+        }
+        if self.database.pool_size == 0 {
+            return bad("database.pool_size", "must be at least 1");
+        }
+        if self.tls.reload_interval_ms < 100 {
+            return bad("tls.reload_interval_ms", "must be at least 100");
+        }
+        Ok(())
+    }
+}
+
+/// figment's error, with the key path made plain (`default.server.workers` → `server.workers`).
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", e.path.join("."))
+            };
+            format!("{key}{}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_serve_a_fresh_clone() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.database.url, "sqlite://data/doelpoort.db");
+        assert_eq!(s.server.data_listen.port(), 8443);
+        assert_eq!(s.server.audit_listen.port(), 8444);
+        assert_eq!(s.server.ops_listen.port(), 9090);
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[server]\nworkers = 3\nbody_limit_bytes = 4096\n").unwrap();
+        let s = Settings::load_from(
+            Some(&file),
+            env(&[
+                (
+                    "DOELPOORT_DATABASE_URL",
+                    "postgres://postgres@127.0.0.1:5432/test",
+                ),
+                ("DOELPOORT_SERVER_BODY_LIMIT_BYTES", "8192"),
+                ("DOELPOORT_TLS_DEV_CERTS", "false"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.workers, 3);
+        assert_eq!(s.server.body_limit_bytes, 8192);
+        assert_eq!(s.database.url, "postgres://postgres@127.0.0.1:5432/test");
+        assert!(!s.tls.dev_certs);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let bad = |pairs: &[(&str, &str)]| {
+            Settings::load_from(None, env(pairs))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(&[("DOELPOORT_SERVER_WORKERS", "many")]).contains("server.workers"));
+        assert!(bad(&[("DOELPOORT_SERVER_DATA_LISTEN", "nowhere")]).contains("server.data_listen"));
+        assert!(bad(&[("DOELPOORT_DATABASE_URL", "mysql://x")]).contains("database.url"));
+        assert!(bad(&[("DOELPOORT_SERVR_WORKERS", "2")]).contains("DOELPOORT_SERVR_WORKERS"));
+        assert!(bad(&[("DOELPOORT_SERVER_WORKRS", "2")]).contains("workrs"));
+        assert!(
+            bad(&[("DOELPOORT_SERVER_OPS_LISTEN", "127.0.0.1:8443")]).contains("server.ops_listen")
+        );
+    }
+
+    #[test]
+    fn missing_file_says_what_to_do() {
+        let e = Settings::load_from(Some(Path::new("/nonexistent/doelpoort.toml")), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nonexistent/doelpoort.toml") && e.contains("--config"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! Prometheus metrics, one registry per running gateway (so tests that start several gateways
+//! in one process each see their own numbers).
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by listener, route pattern (never the concrete path: it may hold a BSN), method
+    /// and status.
+    pub requests: IntCounterVec,
+    pub request_duration: HistogramVec,
+    /// Refusals by problem code.
+    pub refusals: IntCounterVec,
+    /// Client certificates refused during the TLS handshake, by reason.
+    pub tls_rejections: IntCounterVec,
+    /// Reloads of certificates and registers, by what and outcome.
+    pub reloads: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("doelpoort".into()), None).expect("valid prefix");
+        let requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests answered"),
+            &["listener", "route", "method", "status"],
+        )
+        .unwrap();
+        let request_duration = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "Time to answer a request")
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+            &["listener", "route", "method"],
+        )
+        .unwrap();
+        let refusals = IntCounterVec::new(
+            Opts::new("refusals_total", "Requests refused, by problem code"),
+            &["code"],
+        )
+        .unwrap();
+        let tls_rejections = IntCounterVec::new(
+            Opts::new(
+                "tls_client_certificate_rejections_total",
+                "Client certificates refused in the TLS handshake",
+            ),
+            &["reason"],
+        )
+        .unwrap();
+        let reloads = IntCounterVec::new(
+            Opts::new("reloads_total", "Reloads of certificates and registers"),
+            &["what", "outcome"],
+        )
+        .unwrap();
+        for c in [&requests, &refusals, &tls_rejections, &reloads] {
+            registry.register(Box::new(c.clone())).unwrap();
+        }
+        registry
+            .register(Box::new(request_duration.clone()))
+            .unwrap();
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            refusals,
+            tls_rejections,
+            reloads,
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding cannot fail");
+        String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

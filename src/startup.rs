@@ -1,0 +1,234 @@
+//! Building the running gateway from its settings: the order in which things must be ready,
+//! and the three listeners. `tests/` start the real thing through `Application::build` on
+//! ephemeral ports.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::HttpServer;
+use anyhow::Context;
+
+use crate::app::{self, AppState};
+use crate::config::Settings;
+use crate::identity::{self, TlsIdentity};
+use crate::metrics::Metrics;
+use crate::ops::Draining;
+use crate::organisations::{self, Organisations};
+use crate::reload::{self, Reloadable};
+use crate::storage::{instances, Database};
+
+pub struct Application {
+    servers: Vec<(&'static str, Server)>,
+    reloader: tokio::task::JoinHandle<()>,
+    draining: Arc<Draining>,
+    pub data_addr: SocketAddr,
+    pub audit_addr: SocketAddr,
+    pub ops_addr: SocketAddr,
+    pub metrics: Arc<Metrics>,
+    pub database: Database,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let metrics = Arc::new(Metrics::new());
+        let organisations = Arc::new(
+            Organisations::load(settings.policies.dir.join(organisations::FILE_NAME))
+                .context("loading the organisation registry (policies.dir)")?,
+        );
+        ensure_dev_certificates(&settings, &organisations)?;
+        let tls = TlsIdentity::load(&settings.tls, metrics.clone())?;
+
+        let db_settings = settings.database.clone();
+        let database = tokio::task::spawn_blocking(move || -> anyhow::Result<Database> {
+            let db = Database::connect(&db_settings)
+                .context("database.url: cannot connect (is the database running? see README)")?;
+            let applied = db.migrate()?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "migrations applied");
+            }
+            Ok(db)
+        })
+        .await??;
+        instances::register(&database, &settings.server.instance_id).await?;
+
+        let draining = Arc::new(Draining::default());
+        let state = AppState {
+            organisations: organisations.clone(),
+            metrics: metrics.clone(),
+            database: database.clone(),
+            draining: draining.clone(),
+            body_limit: settings.server.body_limit_bytes,
+        };
+        let s = &settings.server;
+        let workers = if s.workers == 0 {
+            num_workers()
+        } else {
+            s.workers
+        };
+        let bind = |addr: SocketAddr, what: &str| {
+            TcpListener::bind(addr)
+                .with_context(|| format!("server.{what}: cannot listen on {addr}"))
+        };
+        let (data_l, audit_l, ops_l) = (
+            bind(s.data_listen, "data_listen")?,
+            bind(s.audit_listen, "audit_listen")?,
+            bind(s.ops_listen, "ops_listen")?,
+        );
+        let (data_addr, audit_addr, ops_addr) = (
+            data_l.local_addr()?,
+            audit_l.local_addr()?,
+            ops_l.local_addr()?,
+        );
+
+        let st = state.clone();
+        let data = HttpServer::new(move || app::data_app(&st))
+            .on_connect(identity::peer::on_connect)
+            .workers(workers)
+            .client_request_timeout(Duration::from_millis(s.client_request_timeout_ms))
+            .tls_handshake_timeout(Duration::from_millis(s.tls_handshake_timeout_ms))
+            .keep_alive(Duration::from_secs(s.keep_alive_s))
+            .max_connections(s.max_connections)
+            .shutdown_timeout(s.shutdown_timeout_s)
+            .disable_signals()
+            .listen_rustls_0_23(data_l, tls.mtls_server_config())?
+            .run();
+        let st = state.clone();
+        let audit = HttpServer::new(move || app::audit_app(&st))
+            .workers(workers)
+            .client_request_timeout(Duration::from_millis(s.client_request_timeout_ms))
+            .tls_handshake_timeout(Duration::from_millis(s.tls_handshake_timeout_ms))
+            .keep_alive(Duration::from_secs(s.keep_alive_s))
+            .shutdown_timeout(s.shutdown_timeout_s)
+            .disable_signals()
+            .listen_rustls_0_23(audit_l, tls.server_only_config())?
+            .run();
+        let st = state.clone();
+        let ops = HttpServer::new(move || app::ops_app(&st))
+            .workers(1)
+            .client_request_timeout(Duration::from_millis(s.client_request_timeout_ms))
+            .shutdown_timeout(s.shutdown_timeout_s)
+            .disable_signals()
+            .listen(ops_l)?
+            .run();
+
+        let watched: Vec<Arc<dyn Reloadable>> = vec![tls, organisations];
+        let reloader = tokio::spawn(reload::watch(
+            watched,
+            Duration::from_millis(settings.tls.reload_interval_ms),
+            metrics.clone(),
+        ));
+        tracing::info!(%data_addr, %audit_addr, %ops_addr, instance = %s.instance_id, database = %database.url().redacted(), "doelpoort listening");
+        Ok(Application {
+            servers: vec![("data", data), ("audit", audit), ("ops", ops)],
+            reloader,
+            draining,
+            data_addr,
+            audit_addr,
+            ops_addr,
+            metrics,
+            database,
+        })
+    }
+
+    /// A handle that stops the gateway gracefully (what SIGTERM does).
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            handles: self.servers.iter().map(|(_, s)| s.handle()).collect(),
+            draining: self.draining.clone(),
+        }
+    }
+
+    /// Runs until SIGTERM or SIGINT (graceful: in-flight requests finish) or until stopped
+    /// through a `Stopper`.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let stopper = self.stopper();
+        let signals = tokio::spawn(async move {
+            wait_for_shutdown_signal().await;
+            tracing::info!("shutdown signal: finishing in-flight requests");
+            stopper.stop().await;
+        });
+        let results = futures_util::future::join_all(self.servers.into_iter().map(
+            |(name, server)| async move {
+                server
+                    .await
+                    .with_context(|| format!("the {name} listener failed"))
+            },
+        ))
+        .await;
+        signals.abort();
+        self.reloader.abort();
+        results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+        tracing::info!("doelpoort stopped");
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+pub struct Stopper {
+    handles: Vec<ServerHandle>,
+    draining: Arc<Draining>,
+}
+
+impl Stopper {
+    pub async fn stop(&self) {
+        self.draining.0.store(true, Ordering::Relaxed);
+        futures_util::future::join_all(self.handles.iter().map(|h| h.stop(true))).await;
+    }
+}
+
+async fn wait_for_shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            tracing::error!("cannot listen for SIGTERM/SIGINT; stop the gateway with SIGKILL");
+            std::future::pending::<()>().await
+        }
+    }
+}
+
+fn num_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// With `tls.dev_certs` on, makes the development PKI when any configured file is missing.
+fn ensure_dev_certificates(
+    settings: &Settings,
+    organisations: &Organisations,
+) -> anyhow::Result<()> {
+    let t = &settings.tls;
+    let mut needed = vec![&t.client_ca, &t.server_cert, &t.server_key];
+    needed.extend(t.crl.as_ref());
+    if needed.iter().all(|p| p.exists()) {
+        return Ok(());
+    }
+    if !t.dev_certs {
+        let missing: Vec<_> = needed
+            .iter()
+            .filter(|p| !p.exists())
+            .map(|p| p.display().to_string())
+            .collect();
+        anyhow::bail!(
+            "tls: missing {}; configure the certificate files, or set tls.dev_certs = true for a development PKI",
+            missing.join(", ")
+        );
+    }
+    let report = crate::pki::init(&t.dev_certs_dir, &organisations.current())?;
+    tracing::warn!(
+        dir = %t.dev_certs_dir.display(),
+        created = report.created.len(),
+        "created a DEVELOPMENT PKI (not for production)"
+    );
+    Ok(())
+}
