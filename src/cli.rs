@@ -51,6 +51,14 @@ enum CertsCommand {
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
     },
+    /// Revoke a client certificate of the dev PKI (adds it to certs/crl.pem; the running
+    /// gateway reloads the CRL by itself).
+    Revoke {
+        /// The client, as in certs/clients/NAME.pem.
+        name: String,
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -61,6 +69,9 @@ pub fn main() -> ExitCode {
         Command::Certs {
             command: CertsCommand::Init { dir, policies },
         } => certs_init(&dir, &policies),
+        Command::Certs {
+            command: CertsCommand::Revoke { name, dir },
+        } => crate::pki::revoke(&dir, &name).map(|()| println!("revoked clients/{name}.pem; {} updated", dir.join("crl.pem").display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -350,6 +350,12 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_the_defaults() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/doelpoort.example.toml");
+        assert_eq!(Settings::load_from(Some(&file), env(&[])).unwrap(), Settings::default());
+    }
+
+    #[test]
     fn missing_file_says_what_to_do() {
         let e = Settings::load_from(Some(Path::new("/nonexistent/doelpoort.toml")), env(&[]))
             .unwrap_err()

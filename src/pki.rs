@@ -14,6 +14,7 @@ use rcgen::{
     KeyUsagePurpose, RevocationReason, RevokedCertParams, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::FromDer;
 
 use crate::organisations::Registry;
 
@@ -165,25 +166,66 @@ pub fn init(dir: &Path, registry: &Registry) -> anyhow::Result<InitReport> {
         report.kept.push(crl_path);
     } else {
         let revoked = serial_of(&dir.join("clients/revoked.pem"))?;
-        let crl = CertificateRevocationListParams {
-            this_update: now - Duration::minutes(5),
-            // As long as the CA: the gateway refuses an expired CRL.
-            next_update: now + Duration::days(3650),
-            crl_number: SerialNumber::from(1u64),
-            issuing_distribution_point: None,
-            revoked_certs: vec![RevokedCertParams {
-                serial_number: revoked,
-                revocation_time: now - Duration::minutes(5),
-                reason_code: Some(RevocationReason::KeyCompromise),
-                invalidity_date: None,
-            }],
-            key_identifier_method: KeyIdMethod::Sha256,
-        }
-        .signed_by(&ca.cert, &ca.key)?;
-        write_new(&crl_path, crl.pem()?.as_bytes(), false)?;
+        let pem = crl_pem(&ca, vec![revoked], 1, now)?;
+        write_new(&crl_path, pem.as_bytes(), false)?;
         report.created.push(crl_path);
     }
     Ok(report)
+}
+
+/// Adds the client certificate `clients/NAME.pem` to the CRL and writes `crl.pem` anew (with
+/// a higher CRL number), keeping the certificates it already listed. Unlike `init`, this
+/// replaces `crl.pem`: revoking is an explicit act. The gateway picks the new CRL up without
+/// restart.
+pub fn revoke(dir: &Path, name: &str) -> anyhow::Result<()> {
+    let ca = load_or_create_ca(dir, &mut InitReport::default())?;
+    let crl_path = dir.join("crl.pem");
+    let (mut revoked, number) = match std::fs::read(&crl_path) {
+        Ok(pem) => {
+            let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).map_err(|e| anyhow!("{}: {e}", crl_path.display()))?;
+            let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&pem.contents)
+                .map_err(|e| anyhow!("{}: {e}", crl_path.display()))?;
+            let listed: Vec<SerialNumber> =
+                crl.iter_revoked_certificates().map(|r| SerialNumber::from_slice(r.raw_serial())).collect();
+            let number = crl.crl_number().map_or(1u64, |n| n.iter_u64_digits().next().unwrap_or(1));
+            (listed, number + 1)
+        }
+        Err(_) => (Vec::new(), 1),
+    };
+    let serial = serial_of(&dir.join(format!("clients/{name}.pem")))?;
+    if !revoked.contains(&serial) {
+        revoked.push(serial);
+    }
+    let now = OffsetDateTime::now_utc();
+    let pem = crl_pem(&ca, revoked, number, now)?;
+    // Write beside, then rename: the gateway never reads a half-written CRL.
+    let tmp = dir.join("crl.pem.new");
+    let _ = std::fs::remove_file(&tmp);
+    write_new(&tmp, pem.as_bytes(), false)?;
+    std::fs::rename(&tmp, &crl_path)?;
+    Ok(())
+}
+
+fn crl_pem(ca: &Ca, revoked: Vec<SerialNumber>, number: u64, now: OffsetDateTime) -> anyhow::Result<String> {
+    let crl = CertificateRevocationListParams {
+        this_update: now - Duration::minutes(5),
+        // As long as the CA: the gateway refuses an expired CRL.
+        next_update: now + Duration::days(3650),
+        crl_number: SerialNumber::from(number),
+        issuing_distribution_point: None,
+        revoked_certs: revoked
+            .into_iter()
+            .map(|serial_number| RevokedCertParams {
+                serial_number,
+                revocation_time: now - Duration::minutes(5),
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: KeyIdMethod::Sha256,
+    }
+    .signed_by(&ca.cert, &ca.key)?;
+    Ok(crl.pem()?)
 }
 
 fn load_or_create_ca(dir: &Path, report: &mut InitReport) -> anyhow::Result<Ca> {

@@ -1,0 +1,184 @@
+//! Load generator for doelpoort: N keep-alive HTTP/1.1 connections over mTLS (rustls, a client
+//! certificate of the dev PKI), each sending requests back to back for a fixed time; latencies
+//! in an HDR histogram. The common tools cannot present client certificates, hence this.
+//!
+//!   cargo run --release --example loadgen -- --addr 127.0.0.1:8443 --connections 64 \
+//!       --seconds 10 --client gemeente-0363 --path /api/v1/whoami
+//!
+//! It talks only to the address given (loopback in every documented use) and stops by itself.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+
+struct Args {
+    addr: SocketAddr,
+    connections: usize,
+    seconds: u64,
+    client: String,
+    certs: PathBuf,
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        addr: "127.0.0.1:8443".parse().unwrap(),
+        connections: 16,
+        seconds: 10,
+        client: "gemeente-0363".into(),
+        certs: "certs".into(),
+        path: "/api/v1/whoami".into(),
+        headers: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--addr" => a.addr = value().parse().expect("--addr host:port"),
+            "--connections" => a.connections = value().parse().expect("--connections N"),
+            "--seconds" => a.seconds = value().parse().expect("--seconds N"),
+            "--client" => a.client = value(),
+            "--certs" => a.certs = value().into(),
+            "--path" => a.path = value(),
+            "--header" => {
+                let h = value();
+                let (k, v) = h.split_once(':').expect("--header 'Name: value'");
+                a.headers.push((k.trim().into(), v.trim().into()));
+            }
+            other => panic!("unknown flag {other}; see the top of examples/loadgen.rs"),
+        }
+    }
+    assert!(a.addr.ip().is_loopback(), "loadgen only targets loopback addresses");
+    assert!(a.seconds <= 3600, "at most an hour");
+    a
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: u64,
+    non_2xx: u64,
+    errors: u64,
+    hist: Option<hdrhistogram::Histogram<u64>>,
+}
+
+async fn connection(args: Arc<Args>, tls: Arc<rustls::ClientConfig>, until: Instant) -> Tally {
+    let mut tally = Tally {
+        hist: Some(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()),
+        ..Tally::default()
+    };
+    while Instant::now() < until {
+        let tcp = match tokio::net::TcpStream::connect(args.addr).await {
+            Ok(t) => t,
+            Err(_) => {
+                tally.errors += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        tcp.set_nodelay(true).ok();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let Ok(stream) = tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp).await else {
+            tally.errors += 1;
+            continue;
+        };
+        let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await else {
+            tally.errors += 1;
+            continue;
+        };
+        tokio::spawn(conn);
+        // Keep-alive: requests back to back on this connection until the time is up.
+        while Instant::now() < until {
+            let mut req = Request::get(&args.path).header("host", "localhost");
+            for (k, v) in &args.headers {
+                req = req.header(k, v);
+            }
+            let req = req.body(Empty::<Bytes>::new()).unwrap();
+            let started = Instant::now();
+            let res = match sender.send_request(req).await {
+                Ok(res) => res,
+                Err(_) => {
+                    tally.errors += 1;
+                    break; // reconnect
+                }
+            };
+            let status = res.status();
+            if res.into_body().collect().await.is_err() {
+                tally.errors += 1;
+                break;
+            }
+            let micros = started.elapsed().as_micros() as u64;
+            tally.hist.as_mut().unwrap().record(micros.max(1)).ok();
+            if status.is_success() {
+                tally.ok += 1;
+            } else {
+                tally.non_2xx += 1;
+            }
+        }
+    }
+    tally
+}
+
+fn main() {
+    let args = Arc::new(parse_args());
+    let tls = Arc::new(
+        doelpoort::identity::client::client_config(
+            &args.certs.join("ca.pem"),
+            &args.certs.join(format!("clients/{}.pem", args.client)),
+            &args.certs.join(format!("clients/{}-key.pem", args.client)),
+        )
+        .expect("client certificate (run `doelpoort certs init` first)"),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let started = Instant::now();
+    let until = started + Duration::from_secs(args.seconds);
+    let tallies = rt.block_on(async {
+        let tasks: Vec<_> = (0..args.connections)
+            .map(|_| tokio::spawn(connection(args.clone(), tls.clone(), until)))
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut total = Tally {
+        hist: Some(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()),
+        ..Tally::default()
+    };
+    for t in &tallies {
+        total.ok += t.ok;
+        total.non_2xx += t.non_2xx;
+        total.errors += t.errors;
+        total.hist.as_mut().unwrap().add(t.hist.as_ref().unwrap()).unwrap();
+    }
+    let h = total.hist.unwrap();
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "loadgen: {} {} connections={} seconds={:.1} client={}",
+        args.addr, args.path, args.connections, elapsed, args.client
+    );
+    println!(
+        "requests={} ok={} non_2xx={} errors={} rate={:.0}/s",
+        total.ok + total.non_2xx,
+        total.ok,
+        total.non_2xx,
+        total.errors,
+        (total.ok + total.non_2xx) as f64 / elapsed
+    );
+    println!(
+        "latency_ms p50={:.3} p90={:.3} p99={:.3} p99.9={:.3} max={:.3}",
+        ms(0.5),
+        ms(0.9),
+        ms(0.99),
+        ms(0.999),
+        h.max() as f64 / 1000.0
+    );
+}

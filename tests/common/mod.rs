@@ -1,0 +1,225 @@
+//! Starting the real gateway for black-box tests: a fresh dev PKI, a fresh database (SQLite
+//! file or a new PostgreSQL database), ephemeral ports, real TLS.
+#![allow(dead_code)] // each test binary uses its own part of this
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use doelpoort::config::Settings;
+use doelpoort::startup::{Application, Stopper};
+use tempfile::TempDir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests use. CI starts it (.ci/run); locally, start it with
+/// `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`.
+pub fn postgres_admin_url() -> String {
+    std::env::var("DOELPOORT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A PostgreSQL database of its own for one test, dropped afterwards.
+pub struct PgTestDb {
+    pub url: String,
+    name: String,
+}
+
+impl PgTestDb {
+    pub fn create() -> PgTestDb {
+        let admin = postgres_admin_url();
+        let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+            panic!(
+                "\n\n*** PostgreSQL IS REQUIRED for this test and was not reachable at {admin}: {e}\n\
+                 *** Start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
+                 *** or point DOELPOORT_TEST_POSTGRES_URL at a server (trust auth, may CREATE DATABASE).\n"
+            )
+        });
+        let name = format!("doelpoort_t_{}", uuid::Uuid::new_v4().simple());
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).unwrap();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        PgTestDb {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgTestDb {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&postgres_admin_url()) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn);
+        }
+    }
+}
+
+pub struct TestApp {
+    pub data_addr: SocketAddr,
+    pub audit_addr: SocketAddr,
+    pub ops_addr: SocketAddr,
+    pub dir: TempDir,
+    pub stopper: Stopper,
+    pub settings: Settings,
+    pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _pg: Option<PgTestDb>,
+}
+
+/// Settings for a gateway in `dir` on ephemeral ports, with its own copy of the registers.
+pub fn test_settings(dir: &Path, database_url: &str) -> Settings {
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/organisations.toml"),
+        policies.join("organisations.toml"),
+    )
+    .unwrap();
+    let certs = dir.join("certs");
+    let mut s = Settings::default();
+    s.server.data_listen = "127.0.0.1:0".parse().unwrap();
+    s.server.audit_listen = "127.0.0.1:0".parse().unwrap();
+    s.server.ops_listen = "127.0.0.1:0".parse().unwrap();
+    s.server.workers = 1;
+    s.server.client_request_timeout_ms = 1_000;
+    s.server.shutdown_timeout_s = 5;
+    s.database.url = database_url.to_owned();
+    s.database.pool_size = 4;
+    s.tls.client_ca = certs.join("ca.pem");
+    s.tls.crl = Some(certs.join("crl.pem"));
+    s.tls.server_cert = certs.join("server.pem");
+    s.tls.server_key = certs.join("server-key.pem");
+    s.tls.dev_certs_dir = certs;
+    s.tls.reload_interval_ms = 100;
+    s.policies.dir = policies;
+    s
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = doelpoort::telemetry::init(&doelpoort::config::LogSettings {
+            format: doelpoort::config::LogFormat::Pretty,
+            filter: "debug".into(),
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pg = (backend == Backend::Postgres).then(PgTestDb::create);
+    let url = match &pg {
+        Some(pg) => pg.url.clone(),
+        None => format!("sqlite://{}", dir.path().join("doelpoort.db").display()),
+    };
+    let mut settings = test_settings(dir.path(), &url);
+    adjust(&mut settings);
+    let app = Application::build(settings.clone()).await.expect("the gateway starts");
+    TestApp {
+        data_addr: app.data_addr,
+        audit_addr: app.audit_addr,
+        ops_addr: app.ops_addr,
+        stopper: app.stopper(),
+        server: tokio::spawn(app.run_until_stopped()),
+        dir,
+        settings,
+        _pg: pg,
+    }
+}
+
+impl TestApp {
+    pub fn certs(&self) -> PathBuf {
+        self.dir.path().join("certs")
+    }
+
+    /// An HTTPS client presenting `clients/NAME.pem`, trusting the dev CA.
+    pub fn client(&self, name: &str) -> reqwest::Client {
+        let certs = self.certs();
+        let config = doelpoort::identity::client::client_config(
+            &certs.join("ca.pem"),
+            &certs.join(format!("clients/{name}.pem")),
+            &certs.join(format!("clients/{name}-key.pem")),
+        )
+        .unwrap();
+        reqwest::Client::builder()
+            .use_preconfigured_tls(config)
+            .build()
+            .unwrap()
+    }
+
+    /// An HTTPS client without a client certificate.
+    pub fn anonymous_client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .use_preconfigured_tls(no_client_cert_config(&self.certs().join("ca.pem")))
+            .build()
+            .unwrap()
+    }
+
+    pub fn data_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.data_addr.port())
+    }
+
+    pub fn audit_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.audit_addr.port())
+    }
+
+    pub fn ops_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ops_addr.port())
+    }
+
+    /// A metric's value from `/metrics` (0 when the series does not exist yet).
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = reqwest::get(self.ops_url("/metrics")).await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or(0.0)
+    }
+
+    /// One raw request over a fresh TLS connection with `cert` (a client name or none):
+    /// the status line, or the TLS error that ended it.
+    pub async fn raw_request(&self, cert: Option<&str>, config: Option<rustls::ClientConfig>) -> Result<String, String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let certs = self.certs();
+        let config = config.unwrap_or_else(|| match cert {
+            Some(name) => doelpoort::identity::client::client_config(
+                &certs.join("ca.pem"),
+                &certs.join(format!("clients/{name}.pem")),
+                &certs.join(format!("clients/{name}-key.pem")),
+            )
+            .unwrap(),
+            None => no_client_cert_config(&certs.join("ca.pem")),
+        });
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(self.data_addr).await.map_err(|e| e.to_string())?;
+        let server_name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(server_name, tcp).await.map_err(|e| e.to_string())?;
+        tls.write_all(b"GET /api/v1/whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut buf = Vec::new();
+        tls.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&buf).to_string();
+        Ok(text.lines().next().unwrap_or_default().to_owned())
+    }
+
+    pub async fn stop(self) {
+        self.stopper.stop().await;
+        self.server.await.unwrap().unwrap();
+    }
+}
+
+pub fn no_client_cert_config(ca: &Path) -> rustls::ClientConfig {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
