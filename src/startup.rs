@@ -135,8 +135,16 @@ impl Application {
 
     /// A handle that stops the gateway gracefully (what SIGTERM does).
     pub fn stopper(&self) -> Stopper {
+        let handle = |name: &str| {
+            self.servers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, s)| s.handle())
+                .expect("every listener is built")
+        };
         Stopper {
-            handles: self.servers.iter().map(|(_, s)| s.handle()).collect(),
+            traffic: vec![handle("data"), handle("audit")],
+            ops: handle("ops"),
             draining: self.draining.clone(),
         }
     }
@@ -168,14 +176,18 @@ impl Application {
 
 #[derive(Clone)]
 pub struct Stopper {
-    handles: Vec<ServerHandle>,
+    traffic: Vec<ServerHandle>,
+    ops: ServerHandle,
     draining: Arc<Draining>,
 }
 
 impl Stopper {
+    /// `/ready` turns 503, the data and audit listeners stop accepting and finish their
+    /// in-flight requests (up to `server.shutdown_timeout_s`), then the ops listener stops.
     pub async fn stop(&self) {
         self.draining.0.store(true, Ordering::Relaxed);
-        futures_util::future::join_all(self.handles.iter().map(|h| h.stop(true))).await;
+        futures_util::future::join_all(self.traffic.iter().map(|h| h.stop(true))).await;
+        self.ops.stop(true).await;
     }
 }
 
