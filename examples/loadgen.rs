@@ -55,7 +55,10 @@ fn parse_args() -> Args {
             other => panic!("unknown flag {other}; see the top of examples/loadgen.rs"),
         }
     }
-    assert!(a.addr.ip().is_loopback(), "loadgen only targets loopback addresses");
+    assert!(
+        a.addr.ip().is_loopback(),
+        "loadgen only targets loopback addresses"
+    );
     assert!(a.seconds <= 3600, "at most an hour");
     a
 }
@@ -84,11 +87,16 @@ async fn connection(args: Arc<Args>, tls: Arc<rustls::ClientConfig>, until: Inst
         };
         tcp.set_nodelay(true).ok();
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let Ok(stream) = tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp).await else {
+        let Ok(stream) = tokio_rustls::TlsConnector::from(tls.clone())
+            .connect(name, tcp)
+            .await
+        else {
             tally.errors += 1;
             continue;
         };
-        let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await else {
+        let Ok((mut sender, conn)) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+        else {
             tally.errors += 1;
             continue;
         };
@@ -135,7 +143,10 @@ fn main() {
         )
         .expect("client certificate (run `doelpoort certs init` first)"),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let started = Instant::now();
     let until = started + Duration::from_secs(args.seconds);
     let tallies = rt.block_on(async {
@@ -157,7 +168,12 @@ fn main() {
         total.ok += t.ok;
         total.non_2xx += t.non_2xx;
         total.errors += t.errors;
-        total.hist.as_mut().unwrap().add(t.hist.as_ref().unwrap()).unwrap();
+        total
+            .hist
+            .as_mut()
+            .unwrap()
+            .add(t.hist.as_ref().unwrap())
+            .unwrap();
     }
     let h = total.hist.unwrap();
     let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;

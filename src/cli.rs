@@ -71,7 +71,12 @@ pub fn main() -> ExitCode {
         } => certs_init(&dir, &policies),
         Command::Certs {
             command: CertsCommand::Revoke { name, dir },
-        } => crate::pki::revoke(&dir, &name).map(|()| println!("revoked clients/{name}.pem; {} updated", dir.join("crl.pem").display())),
+        } => crate::pki::revoke(&dir, &name).map(|()| {
+            println!(
+                "revoked clients/{name}.pem; {} updated",
+                dir.join("crl.pem").display()
+            )
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

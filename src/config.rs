@@ -164,7 +164,6 @@ impl Default for LogSettings {
     }
 }
 
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -352,7 +351,10 @@ mod tests {
     #[test]
     fn the_example_file_is_the_defaults() {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/doelpoort.example.toml");
-        assert_eq!(Settings::load_from(Some(&file), env(&[])).unwrap(), Settings::default());
+        assert_eq!(
+            Settings::load_from(Some(&file), env(&[])).unwrap(),
+            Settings::default()
+        );
     }
 
     #[test]

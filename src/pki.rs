@@ -182,12 +182,18 @@ pub fn revoke(dir: &Path, name: &str) -> anyhow::Result<()> {
     let crl_path = dir.join("crl.pem");
     let (mut revoked, number) = match std::fs::read(&crl_path) {
         Ok(pem) => {
-            let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).map_err(|e| anyhow!("{}: {e}", crl_path.display()))?;
-            let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&pem.contents)
+            let (_, pem) = x509_parser::pem::parse_x509_pem(&pem)
                 .map_err(|e| anyhow!("{}: {e}", crl_path.display()))?;
-            let listed: Vec<SerialNumber> =
-                crl.iter_revoked_certificates().map(|r| SerialNumber::from_slice(r.raw_serial())).collect();
-            let number = crl.crl_number().map_or(1u64, |n| n.iter_u64_digits().next().unwrap_or(1));
+            let (_, crl) =
+                x509_parser::revocation_list::CertificateRevocationList::from_der(&pem.contents)
+                    .map_err(|e| anyhow!("{}: {e}", crl_path.display()))?;
+            let listed: Vec<SerialNumber> = crl
+                .iter_revoked_certificates()
+                .map(|r| SerialNumber::from_slice(r.raw_serial()))
+                .collect();
+            let number = crl
+                .crl_number()
+                .map_or(1u64, |n| n.iter_u64_digits().next().unwrap_or(1));
             (listed, number + 1)
         }
         Err(_) => (Vec::new(), 1),
@@ -206,7 +212,12 @@ pub fn revoke(dir: &Path, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn crl_pem(ca: &Ca, revoked: Vec<SerialNumber>, number: u64, now: OffsetDateTime) -> anyhow::Result<String> {
+fn crl_pem(
+    ca: &Ca,
+    revoked: Vec<SerialNumber>,
+    number: u64,
+    now: OffsetDateTime,
+) -> anyhow::Result<String> {
     let crl = CertificateRevocationListParams {
         this_update: now - Duration::minutes(5),
         // As long as the CA: the gateway refuses an expired CRL.

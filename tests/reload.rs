@@ -7,7 +7,13 @@ use std::time::Duration;
 use common::{spawn_app, Backend};
 
 async fn whoami_status(app: &common::TestApp, client: &reqwest::Client) -> u16 {
-    client.get(app.data_url("/api/v1/whoami")).send().await.unwrap().status().as_u16()
+    client
+        .get(app.data_url("/api/v1/whoami"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 async fn eventually(app: &common::TestApp, client: &reqwest::Client, want: u16) {
@@ -38,14 +44,26 @@ async fn the_organisation_registry_reloads_and_rejects_a_broken_file() {
     eventually(&app, &amsterdam, 403).await;
 
     // A broken file: rejected, the registry in force stays (Amsterdam still refused, others fine).
-    std::fs::write(&file, format!("{original}\n[[organisation]]\noin = \"not an oin\"\n")).unwrap();
+    std::fs::write(
+        &file,
+        format!("{original}\n[[organisation]]\noin = \"not an oin\"\n"),
+    )
+    .unwrap();
     for _ in 0..50 {
-        if app.metric("doelpoort_reloads_total{outcome=\"rejected\",what=\"organisations\"}").await >= 1.0 {
+        if app
+            .metric("doelpoort_reloads_total{outcome=\"rejected\",what=\"organisations\"}")
+            .await
+            >= 1.0
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(app.metric("doelpoort_reloads_total{outcome=\"rejected\",what=\"organisations\"}").await >= 1.0);
+    assert!(
+        app.metric("doelpoort_reloads_total{outcome=\"rejected\",what=\"organisations\"}")
+            .await
+            >= 1.0
+    );
     assert_eq!(whoami_status(&app, &amsterdam).await, 403);
     assert_eq!(whoami_status(&app, &app.client("gemeente-0606")).await, 200);
 

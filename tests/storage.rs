@@ -19,9 +19,16 @@ async fn migrations_apply_from_scratch_and_twice(url: &str) {
     let db = Database::connect(&settings(url)).unwrap();
     let first = db.migrate().unwrap();
     assert!(!first.is_empty(), "nothing applied on an empty database");
-    assert!(db.migrate().unwrap().is_empty(), "a second run applied something");
+    assert!(
+        db.migrate().unwrap().is_empty(),
+        "a second run applied something"
+    );
     // And from a new pool, as a restarted gateway would.
-    assert!(Database::connect(&settings(url)).unwrap().migrate().unwrap().is_empty());
+    assert!(Database::connect(&settings(url))
+        .unwrap()
+        .migrate()
+        .unwrap()
+        .is_empty());
 
     instances::register(&db, "gw-a").await.unwrap();
     instances::register(&db, "gw-b").await.unwrap();
@@ -29,7 +36,10 @@ async fn migrations_apply_from_scratch_and_twice(url: &str) {
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     instances::register(&db, "gw-a").await.unwrap();
     let after = instances::list(&db).await.unwrap();
-    assert_eq!(after.iter().map(|i| i.0.as_str()).collect::<Vec<_>>(), ["gw-a", "gw-b"]);
+    assert_eq!(
+        after.iter().map(|i| i.0.as_str()).collect::<Vec<_>>(),
+        ["gw-a", "gw-b"]
+    );
     assert_eq!(after[0].2, before[0].2, "first start must not change");
     assert!(after[0].3 > before[0].3, "last start must move on");
 }
@@ -37,7 +47,10 @@ async fn migrations_apply_from_scratch_and_twice(url: &str) {
 #[tokio::test]
 async fn sqlite_migrations_apply_from_scratch_and_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("nested/dir/doelpoort.db").display());
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("nested/dir/doelpoort.db").display()
+    );
     migrations_apply_from_scratch_and_twice(&url).await;
 }
 
@@ -61,11 +74,21 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
         synchronous: i32,
     }
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::connect(&settings(&format!("sqlite://{}", dir.path().join("x.db").display()))).unwrap();
+    let db = Database::connect(&settings(&format!(
+        "sqlite://{}",
+        dir.path().join("x.db").display()
+    )))
+    .unwrap();
     let mut conn = db.checkout().unwrap();
-    let doelpoort::storage::DbConnection::Sqlite(c) = &mut *conn else { panic!("not SQLite") };
-    let mode: Mode = diesel::sql_query("PRAGMA journal_mode").get_result(c).unwrap();
-    let sync: Sync = diesel::sql_query("PRAGMA synchronous").get_result(c).unwrap();
+    let doelpoort::storage::DbConnection::Sqlite(c) = &mut *conn else {
+        panic!("not SQLite")
+    };
+    let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+        .get_result(c)
+        .unwrap();
+    let sync: Sync = diesel::sql_query("PRAGMA synchronous")
+        .get_result(c)
+        .unwrap();
     assert_eq!(mode.journal_mode, "wal");
     assert_eq!(sync.synchronous, 2, "synchronous must be FULL");
 }
@@ -87,8 +110,16 @@ async fn an_unreachable_database_stops_startup_with_a_clear_message() {
 /// The whole gateway on each backend: it migrates, registers itself and is ready.
 async fn gateway_serves_on(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_eq!(reqwest::get(app.ops_url("/ready")).await.unwrap().status(), 200);
-    let res = app.client("gemeente-0599").get(app.data_url("/api/v1/whoami")).send().await.unwrap();
+    assert_eq!(
+        reqwest::get(app.ops_url("/ready")).await.unwrap().status(),
+        200
+    );
+    let res = app
+        .client("gemeente-0599")
+        .get(app.data_url("/api/v1/whoami"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let db = Database::connect(&settings(&app.settings.database.url)).unwrap();
     let listed = instances::list(&db).await.unwrap();

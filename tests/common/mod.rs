@@ -41,7 +41,9 @@ impl PgTestDb {
             )
         });
         let name = format!("doelpoort_t_{}", uuid::Uuid::new_v4().simple());
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .unwrap();
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
         PgTestDb {
             url: format!("{base}/{name}"),
@@ -53,7 +55,11 @@ impl PgTestDb {
 impl Drop for PgTestDb {
     fn drop(&mut self) {
         if let Ok(mut conn) = PgConnection::establish(&postgres_admin_url()) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
         }
     }
 }
@@ -117,7 +123,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     };
     let mut settings = test_settings(dir.path(), &url);
     adjust(&mut settings);
-    let app = Application::build(settings.clone()).await.expect("the gateway starts");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("the gateway starts");
     TestApp {
         data_addr: app.data_addr,
         audit_addr: app.audit_addr,
@@ -172,15 +180,27 @@ impl TestApp {
 
     /// A metric's value from `/metrics` (0 when the series does not exist yet).
     pub async fn metric(&self, series: &str) -> f64 {
-        let text = reqwest::get(self.ops_url("/metrics")).await.unwrap().text().await.unwrap();
+        let text = reqwest::get(self.ops_url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         text.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.trim().parse().ok())
+            })
             .unwrap_or(0.0)
     }
 
     /// One raw request over a fresh TLS connection with `cert` (a client name or none):
     /// the status line, or the TLS error that ended it.
-    pub async fn raw_request(&self, cert: Option<&str>, config: Option<rustls::ClientConfig>) -> Result<String, String> {
+    pub async fn raw_request(
+        &self,
+        cert: Option<&str>,
+        config: Option<rustls::ClientConfig>,
+    ) -> Result<String, String> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let certs = self.certs();
         let config = config.unwrap_or_else(|| match cert {
@@ -193,12 +213,19 @@ impl TestApp {
             None => no_client_cert_config(&certs.join("ca.pem")),
         });
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let tcp = tokio::net::TcpStream::connect(self.data_addr).await.map_err(|e| e.to_string())?;
-        let server_name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let mut tls = connector.connect(server_name, tcp).await.map_err(|e| e.to_string())?;
-        tls.write_all(b"GET /api/v1/whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        let tcp = tokio::net::TcpStream::connect(self.data_addr)
             .await
             .map_err(|e| e.to_string())?;
+        let server_name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        tls.write_all(
+            b"GET /api/v1/whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
         tls.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&buf).to_string();
