@@ -7,7 +7,10 @@
 //!   → telemetry::request_context                    request id, traceparent, metrics, problem+json
 //!   → identity::require_identity                    OIN → registered organisation, else 403
 //!   → limits::body_limit                            413 before the body is read
-//!   → route                                         the exchange itself
+//!   → policy::enforce::guard                        withholds a 2xx that skipped doelbinding
+//!   → route, taking policy::enforce::Doelbinding    register: activity, dates, casbin, case
+//!                                                   reference, rate limit; then fields, scope,
+//!                                                   minimisation of the answer
 //!
 //! audit (TLS, people with a browser) and ops (plain HTTP, probes): request_context → route.
 
@@ -22,14 +25,16 @@ use crate::limits::BodyLimit;
 use crate::metrics::Metrics;
 use crate::ops::Draining;
 use crate::organisations::Organisations;
+use crate::policy::PolicyStore;
 use crate::storage::Database;
 use crate::telemetry::Listener;
-use crate::{identity, limits, ops, problem, telemetry};
+use crate::{identity, limits, ops, policy, problem, telemetry};
 
 /// What the apps share. Cloned into every worker; everything in it is behind an `Arc`.
 #[derive(Clone)]
 pub struct AppState {
     pub organisations: Arc<Organisations>,
+    pub policy: Arc<PolicyStore>,
     pub metrics: Arc<Metrics>,
     pub database: Database,
     pub draining: Arc<Draining>,
@@ -49,11 +54,13 @@ pub fn data_app(
 > {
     common(state, "data")
         .app_data(web::Data::from(state.organisations.clone()))
+        .app_data(web::Data::from(state.policy.clone()))
         .app_data(web::Data::new(BodyLimit(state.body_limit)))
         .app_data(web::PayloadConfig::new(state.body_limit))
         .app_data(problem::extractors::json_config(state.body_limit))
         .app_data(problem::extractors::query_config())
         .app_data(problem::extractors::path_config())
+        .wrap(from_fn(policy::enforce::guard))
         .wrap(from_fn(limits::body_limit))
         .wrap(from_fn(identity::require_identity))
         .wrap(from_fn(telemetry::request_context))

@@ -197,7 +197,8 @@ impl Settings {
             let Some(rest) = key.strip_prefix("DOELPOORT_") else {
                 continue;
             };
-            if rest == "CONFIG" {
+            // DOELPOORT_CONFIG names the file; DOELPOORT_TEST_* belong to the test suite.
+            if rest == "CONFIG" || rest.starts_with("TEST_") {
                 continue;
             }
             let lower = rest.to_ascii_lowercase();
@@ -322,6 +323,7 @@ mod tests {
                 ("DOELPOORT_SERVER_BODY_LIMIT_BYTES", "8192"),
                 ("DOELPOORT_TLS_DEV_CERTS", "false"),
                 ("UNRELATED", "x"),
+                ("DOELPOORT_TEST_POSTGRES_URL", "postgres://elsewhere/x"),
             ]),
         )
         .unwrap();

@@ -48,15 +48,16 @@ pub struct Organisation {
     pub kind: OrganisationKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gemeentecode: Option<Gemeentecode>,
+    /// Worked out when loaded (see `alias`).
+    #[serde(skip)]
+    alias: String,
 }
 
 impl Organisation {
-    /// The short name other organisations address it by: `nla`, `gemeente-0363`, …
-    pub fn alias(&self) -> String {
-        match self.gemeentecode {
-            Some(code) => format!("gemeente-{code}"),
-            None => self.kind.as_str().to_owned(),
-        }
+    /// The short name other organisations and the register address it by: `nla`,
+    /// `gemeente-0363`, …
+    pub fn alias(&self) -> &str {
+        &self.alias
     }
 }
 
@@ -103,7 +104,11 @@ impl Registry {
         let file: RegistryFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut by_oin = HashMap::with_capacity(file.organisations.len());
         let mut by_alias = HashMap::with_capacity(file.organisations.len());
-        for org in file.organisations {
+        for mut org in file.organisations {
+            org.alias = match org.gemeentecode {
+                Some(code) => format!("gemeente-{code}"),
+                None => org.kind.as_str().to_owned(),
+            };
             let label = format!("organisation {} ({})", org.oin, org.name);
             match (org.kind, org.gemeentecode) {
                 (OrganisationKind::Gemeente, None) => {
@@ -118,7 +123,7 @@ impl Registry {
                 return Err(format!("{label}: name is empty"));
             }
             let org = Arc::new(org);
-            if by_alias.insert(org.alias(), org.clone()).is_some() {
+            if by_alias.insert(org.alias.clone(), org.clone()).is_some() {
                 return Err(format!(
                     "{label}: a second organisation answers to '{}' (one per national kind, one per gemeentecode)",
                     org.alias()

@@ -115,31 +115,37 @@ pub struct InvalidParam {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A problem as it travels through the gateway; `type`, `title` and `status` follow from the
+/// code and are added when it is rendered.
+#[derive(Debug, Clone)]
 pub struct Problem {
-    #[serde(rename = "type")]
-    pub type_uri: &'static str,
-    pub title: &'static str,
-    pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance: Option<String>,
     pub code: ProblemCode,
-    #[serde(rename = "invalidParams", skip_serializing_if = "Vec::is_empty")]
+    pub detail: Option<String>,
+    pub instance: Option<String>,
     pub invalid_params: Vec<InvalidParam>,
     /// Seconds, for `Retry-After` on 429 and 503.
-    #[serde(skip)]
     pub retry_after: Option<u64>,
+}
+
+/// The wire form (RFC 9457 plus Haal Centraal's `code` and `invalidParams`).
+#[derive(Serialize)]
+struct Rendered<'a> {
+    #[serde(rename = "type")]
+    type_uri: &'static str,
+    title: &'static str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<&'a str>,
+    code: ProblemCode,
+    #[serde(rename = "invalidParams", skip_serializing_if = "<[_]>::is_empty")]
+    invalid_params: &'a [InvalidParam],
 }
 
 impl Problem {
     pub fn new(code: ProblemCode) -> Self {
-        let status = code.status();
         Problem {
-            type_uri: type_uri(status),
-            title: code.title(),
-            status: status.as_u16(),
             detail: None,
             instance: None,
             code,
@@ -165,6 +171,10 @@ impl Problem {
             reason: reason.into(),
         });
         self
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code.status().as_u16()
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
@@ -205,7 +215,7 @@ fn type_uri(status: StatusCode) -> &'static str {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status, self.code.as_str())
+        write!(f, "{} {}", self.status(), self.code.as_str())
     }
 }
 
@@ -220,7 +230,17 @@ impl ResponseError for Problem {
         if let Some(seconds) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        res.body(serde_json::to_vec(self).expect("a problem always serialises"))
+        let status = self.code.status();
+        let rendered = Rendered {
+            type_uri: type_uri(status),
+            title: self.code.title(),
+            status: status.as_u16(),
+            detail: self.detail.as_deref(),
+            instance: self.instance.as_deref(),
+            code: self.code,
+            invalid_params: &self.invalid_params,
+        };
+        res.body(serde_json::to_vec(&rendered).expect("a problem always serialises"))
     }
 }
 

@@ -17,6 +17,7 @@ use crate::identity::{self, TlsIdentity};
 use crate::metrics::Metrics;
 use crate::ops::Draining;
 use crate::organisations::{self, Organisations};
+use crate::policy::PolicyStore;
 use crate::reload::{self, Reloadable};
 use crate::storage::{instances, Database};
 
@@ -38,6 +39,17 @@ impl Application {
             Organisations::load(settings.policies.dir.join(organisations::FILE_NAME))
                 .context("loading the organisation registry (policies.dir)")?,
         );
+        let policy_dir = settings.policies.dir.clone();
+        let orgs = organisations.clone();
+        let policy = Arc::new(
+            tokio::task::spawn_blocking(move || PolicyStore::load(policy_dir, orgs))
+                .await?
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "the register of processing activities (policies.dir) does not load:\n{e}"
+                    )
+                })?,
+        );
         ensure_dev_certificates(&settings, &organisations)?;
         let tls = TlsIdentity::load(&settings.tls, metrics.clone())?;
 
@@ -57,6 +69,7 @@ impl Application {
         let draining = Arc::new(Draining::default());
         let state = AppState {
             organisations: organisations.clone(),
+            policy: policy.clone(),
             metrics: metrics.clone(),
             database: database.clone(),
             draining: draining.clone(),
@@ -114,7 +127,8 @@ impl Application {
             .listen(ops_l)?
             .run();
 
-        let watched: Vec<Arc<dyn Reloadable>> = vec![tls, organisations];
+        // Order matters: the register is rebuilt against the organisation registry in force.
+        let watched: Vec<Arc<dyn Reloadable>> = vec![tls, organisations, policy];
         let reloader = tokio::spawn(reload::watch(
             watched,
             Duration::from_millis(settings.tls.reload_interval_ms),

@@ -73,6 +73,7 @@ pub async fn request_context(
         method = %method,
         route = %route,
         requester = tracing::field::Empty,
+        activity = tracing::field::Empty,
     );
     // The layers inside answer refusals as responses; an `Err` here comes from actix itself
     // and is rendered by its `ResponseError` (still problem+json when it is a `Problem`).
@@ -105,10 +106,18 @@ pub async fn request_context(
             m.refusals.with_label_values(&[p.code.as_str()]).inc();
         }
         let _guard = span.enter();
-        if p.status >= 500 {
-            tracing::error!(code = p.code.as_str(), status = p.status, "request failed");
+        if p.status() >= 500 {
+            tracing::error!(
+                code = p.code.as_str(),
+                status = p.status(),
+                "request failed"
+            );
         } else {
-            tracing::info!(code = p.code.as_str(), status = p.status, "request refused");
+            tracing::info!(
+                code = p.code.as_str(),
+                status = p.status(),
+                "request refused"
+            );
         }
         drop(_guard);
         let (http_req, _) = res.into_parts();

@@ -4,6 +4,7 @@ use serde::Serialize;
 use super::Requester;
 use crate::domain::{Gemeentecode, Oin};
 use crate::organisations::OrganisationKind;
+use crate::policy::enforce::NoPersonalData;
 
 #[derive(Serialize)]
 struct WhoAmI<'a> {
@@ -12,12 +13,12 @@ struct WhoAmI<'a> {
     soort: OrganisationKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     gemeentecode: Option<Gemeentecode>,
-    alias: String,
+    alias: &'a str,
 }
 
 /// `GET /api/v1/whoami`: the organisation the gateway takes the caller to be. Discloses no
 /// personal data; lets an agency check its certificate and registration.
-pub async fn whoami(requester: Requester) -> HttpResponse {
+pub async fn whoami(requester: Requester, _: NoPersonalData) -> HttpResponse {
     HttpResponse::Ok().json(WhoAmI {
         oin: requester.oin,
         naam: &requester.name,

@@ -78,12 +78,10 @@ pub struct TestApp {
 /// Settings for a gateway in `dir` on ephemeral ports, with its own copy of the registers.
 pub fn test_settings(dir: &Path, database_url: &str) -> Settings {
     let policies = dir.join("policies");
-    std::fs::create_dir_all(&policies).unwrap();
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/organisations.toml"),
-        policies.join("organisations.toml"),
-    )
-    .unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+        &policies,
+    );
     let certs = dir.join("certs");
     let mut s = Settings::default();
     s.server.data_listen = "127.0.0.1:0".parse().unwrap();
@@ -235,6 +233,20 @@ impl TestApp {
     pub async fn stop(self) {
         self.stopper.stop().await;
         self.server.await.unwrap().unwrap();
+    }
+}
+
+/// A copy of `from` (files and folders) at `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
     }
 }
 

@@ -1,0 +1,216 @@
+//! Enforcement on every data request. A data route takes `Doelbinding<E>`, where `E` names the
+//! dataset and operation the route performs; the extractor refuses the request (with the code
+//! SPEC.md gives) unless the register allows it. The `guard` layer of the data pipeline turns
+//! any successful answer from a route that did not take `Doelbinding` (nor declared itself
+//! free of personal data) into a 500: a new route cannot forget doelbinding and still leak.
+
+use std::future::{ready, Ready};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use serde_json::Value;
+
+use super::{Activity, Authorisation, Operation, Policy, PolicyStore, Scope};
+use crate::domain::Gemeentecode;
+use crate::identity::Requester;
+use crate::minimise::FieldSet;
+use crate::problem::{Problem, ProblemCode};
+
+pub const ACTIVITY_HEADER: &str = "x-processing-activity";
+pub const CASE_REFERENCE_HEADER: &str = "x-case-reference";
+
+/// What a data route does: which dataset, which operation.
+pub trait Exchange {
+    const DATASET: &'static str;
+    const OPERATION: Operation;
+}
+
+/// Proof that the register allows this request, and the means to keep the answer within it.
+pub struct Doelbinding<E> {
+    policy: Arc<Policy>,
+    authorisation: Authorisation,
+    pub requester: Requester,
+    pub case_reference: Option<String>,
+    _exchange: PhantomData<E>,
+}
+
+/// Marks a request that passed doelbinding (for the guard, telemetry and the disclosure log).
+#[derive(Debug, Clone)]
+pub struct Applied(pub Authorisation);
+
+/// Marks a route that discloses no personal data (e.g. `whoami`), so the guard lets it pass.
+#[derive(Debug, Clone, Copy)]
+pub struct NoPersonalData;
+
+impl FromRequest for NoPersonalData {
+    type Error = Problem;
+    type Future = Ready<Result<NoPersonalData, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        req.extensions_mut().insert(NoPersonalData);
+        ready(Ok(NoPersonalData))
+    }
+}
+
+impl<E: Exchange> FromRequest for Doelbinding<E> {
+    type Error = Problem;
+    type Future = Ready<Result<Doelbinding<E>, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authorise::<E>(req))
+    }
+}
+
+fn authorise<E: Exchange>(req: &HttpRequest) -> Result<Doelbinding<E>, Problem> {
+    let requester = req
+        .extensions()
+        .get::<Requester>()
+        .cloned()
+        .ok_or_else(|| Problem::new(ProblemCode::UnknownOrganisation))?;
+    let activity = header(req, ACTIVITY_HEADER)?.ok_or_else(|| {
+        Problem::new(ProblemCode::MissingProcessingActivity)
+            .detail("Noem in de header X-Processing-Activity de verwerkingsactiviteit waarvoor u deze gegevens nodig hebt.")
+    })?;
+    let case_reference = header(req, CASE_REFERENCE_HEADER)?
+        .map(parse_case_reference)
+        .transpose()?;
+    let store = req
+        .app_data::<web::Data<PolicyStore>>()
+        .expect("PolicyStore is registered on the data app");
+    let policy = store.current();
+    let authorisation = policy.authorise(
+        &requester,
+        &activity,
+        E::DATASET,
+        E::OPERATION,
+        super::today(),
+        case_reference.as_deref(),
+    )?;
+    tracing::Span::current().record("activity", authorisation.activity_id.as_str());
+    req.extensions_mut().insert(Applied(authorisation.clone()));
+    Ok(Doelbinding {
+        policy,
+        authorisation,
+        requester,
+        case_reference,
+        _exchange: PhantomData,
+    })
+}
+
+/// A header's value, trimmed; `None` when absent or empty; 400 when not visible ASCII.
+fn header(req: &HttpRequest, name: &str) -> Result<Option<String>, Problem> {
+    match req.headers().get(name) {
+        None => Ok(None),
+        Some(v) => {
+            let v = v.to_str().map_err(|_| {
+                Problem::new(ProblemCode::ParamsValidation)
+                    .detail(format!("De header {name} bevat ongeldige tekens."))
+            })?;
+            let v = v.trim();
+            Ok((!v.is_empty()).then(|| v.to_owned()))
+        }
+    }
+}
+
+/// A zaakkenmerk: 1–128 visible characters, no control characters.
+fn parse_case_reference(v: String) -> Result<String, Problem> {
+    if v.len() > 128 || v.chars().any(char::is_control) {
+        return Err(Problem::new(ProblemCode::ParamsValidation)
+            .detail("X-Case-Reference is hoogstens 128 tekens zonder stuurtekens.")
+            .invalid_param("X-Case-Reference", "maxLength", "Hoogstens 128 tekens."));
+    }
+    Ok(v)
+}
+
+impl<E: Exchange> Doelbinding<E> {
+    pub fn activity(&self) -> &Activity {
+        self.policy.activity(self.authorisation.activity_index)
+    }
+
+    pub fn authorisation(&self) -> &Authorisation {
+        &self.authorisation
+    }
+
+    /// The fields this requester may receive under this activity.
+    pub fn fields(&self) -> &FieldSet {
+        self.activity().fields_for(&self.requester)
+    }
+
+    /// Refuses (403 `unauthorizedField`, naming it) the first requested field that is not allowed.
+    pub fn require_fields<'a>(
+        &self,
+        requested: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), Problem> {
+        let allowed = self.fields();
+        for (i, field) in requested.into_iter().enumerate() {
+            if !allowed.allows(field) {
+                return Err(Problem::new(ProblemCode::UnauthorizedField)
+                    .detail(format!(
+                        "U bent niet geautoriseerd voor het veld '{field}' onder {}.",
+                        self.authorisation.activity_id
+                    ))
+                    .invalid_param(
+                        format!("fields[{i}]"),
+                        "field",
+                        format!("Niet geautoriseerd voor veld {field}."),
+                    ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses (403 `outOfScope`) data about another gemeente's territory when the activity is
+    /// limited to the requester's own.
+    pub fn require_scope(&self, subject_gemeente: Gemeentecode) -> Result<(), Problem> {
+        match self.activity().scope {
+            Scope::None => Ok(()),
+            Scope::OwnGemeente | Scope::OwnInhabitants
+                if self.requester.gemeentecode == Some(subject_gemeente) =>
+            {
+                Ok(())
+            }
+            Scope::OwnGemeente | Scope::OwnInhabitants => {
+                Err(Problem::new(ProblemCode::OutOfScope).detail(format!(
+                    "Onder {} mag u alleen gegevens over uw eigen gemeente opvragen.",
+                    self.authorisation.activity_id
+                )))
+            }
+        }
+    }
+
+    /// Removes from an answer every field this requester may not receive under this activity.
+    pub fn minimise(&self, answer: &mut Value) {
+        let removed = self.fields().minimise(answer);
+        if removed > 0 {
+            tracing::warn!(
+                removed,
+                activity = %self.authorisation.activity_id,
+                "the source returned fields outside the activity; removed before answering"
+            );
+        }
+    }
+}
+
+/// The data pipeline's last layer before the routes: a successful answer that passed neither
+/// `Doelbinding` nor `NoPersonalData` is withheld.
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let cleared = {
+        let ext = res.request().extensions();
+        ext.get::<Applied>().is_some() || ext.get::<NoPersonalData>().is_some()
+    };
+    if res.status().is_success() && !cleared {
+        tracing::error!("a data route answered without doelbinding; the answer is withheld");
+        let (req, _) = res.into_parts();
+        let withheld = actix_web::HttpResponse::from_error(Problem::new(ProblemCode::ServerError));
+        return Ok(ServiceResponse::new(req, withheld).map_into_right_body());
+    }
+    Ok(res.map_into_left_body())
+}
