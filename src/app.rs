@@ -39,6 +39,17 @@ pub struct AppState {
     pub database: Database,
     pub draining: Arc<Draining>,
     pub body_limit: usize,
+    /// The data routes (`exchanges` in production; tests may mount more).
+    pub routes: Routes,
+}
+
+/// Mounts data routes. Every data route takes `policy::enforce::Doelbinding` (or declares
+/// `NoPersonalData`); the guard withholds the answer of one that does neither.
+pub type Routes = fn(&mut web::ServiceConfig);
+
+/// The data routes of the gateway.
+pub fn exchanges(cfg: &mut web::ServiceConfig) {
+    identity::whoami::routes(cfg);
 }
 
 pub fn data_app(
@@ -64,7 +75,7 @@ pub fn data_app(
         .wrap(from_fn(limits::body_limit))
         .wrap(from_fn(identity::require_identity))
         .wrap(from_fn(telemetry::request_context))
-        .configure(identity::whoami::routes)
+        .configure(state.routes)
         .default_service(web::to(problem::not_found))
 }
 

@@ -33,10 +33,42 @@ enum Command {
         #[arg(long, env = "DOELPOORT_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// The register of processing activities (policies/).
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Development certificates.
     Certs {
         #[command(subcommand)]
         command: CertsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate model.conf, verwerkingsactiviteiten.toml, datasets/ and organisations.toml.
+    Check {
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
+    },
+    /// Print the decision for one organisation, activity and operation, and the rule behind it.
+    Explain {
+        #[arg(long)]
+        oin: String,
+        #[arg(long)]
+        activity: String,
+        /// read, search, count or write
+        #[arg(long)]
+        operation: String,
+        /// The dataset of the request (default: the activity's own).
+        #[arg(long)]
+        dataset: Option<String>,
+        /// The day to decide for, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
     },
 }
 
@@ -66,6 +98,28 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => serve(config.as_deref()),
         Command::Migrate { config } => migrate(config.as_deref()),
+        Command::Policy {
+            command: PolicyCommand::Check { dir },
+        } => crate::policy::explain::check(&dir),
+        Command::Policy {
+            command:
+                PolicyCommand::Explain {
+                    oin,
+                    activity,
+                    operation,
+                    dataset,
+                    date,
+                    dir,
+                },
+        } => crate::policy::explain::explain(
+            &dir,
+            &oin,
+            &activity,
+            &operation,
+            dataset.as_deref(),
+            date.unwrap_or_else(crate::policy::today),
+        )
+        .map(|text| print!("{text}")),
         Command::Certs {
             command: CertsCommand::Init { dir, policies },
         } => certs_init(&dir, &policies),

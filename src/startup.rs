@@ -34,6 +34,15 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with_routes(settings, app::exchanges).await
+    }
+
+    /// As `build`, with other data routes (tests mount routes of their own this way, behind
+    /// the same pipeline).
+    pub async fn build_with_routes(
+        settings: Settings,
+        routes: app::Routes,
+    ) -> anyhow::Result<Application> {
         let metrics = Arc::new(Metrics::new());
         let organisations = Arc::new(
             Organisations::load(settings.policies.dir.join(organisations::FILE_NAME))
@@ -74,6 +83,7 @@ impl Application {
             database: database.clone(),
             draining: draining.clone(),
             body_limit: settings.server.body_limit_bytes,
+            routes,
         };
         let s = &settings.server;
         let workers = if s.workers == 0 {

@@ -12,6 +12,7 @@
 
 pub mod decision;
 pub mod enforce;
+pub mod explain;
 pub mod register;
 
 use std::collections::HashMap;

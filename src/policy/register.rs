@@ -22,6 +22,16 @@ pub enum Operation {
     Write,
 }
 
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::None => "none",
+            Scope::OwnGemeente => "own-gemeente",
+            Scope::OwnInhabitants => "own-inhabitants",
+        }
+    }
+}
+
 impl Operation {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -107,6 +107,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with_routes(backend, adjust, doelpoort::app::exchanges).await
+}
+
+/// A gateway whose data listener serves `routes` (behind the whole real pipeline).
+pub async fn spawn_app_with_routes(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+    routes: doelpoort::app::Routes,
+) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = doelpoort::telemetry::init(&doelpoort::config::LogSettings {
             format: doelpoort::config::LogFormat::Pretty,
@@ -121,7 +130,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     };
     let mut settings = test_settings(dir.path(), &url);
     adjust(&mut settings);
-    let app = Application::build(settings.clone())
+    let app = Application::build_with_routes(settings.clone(), routes)
         .await
         .expect("the gateway starts");
     TestApp {
