@@ -63,7 +63,10 @@ pub async fn watch(
                 }
             }
             if changed {
-                reload_one(item.as_ref(), &metrics);
+                // Loading may take a while (a large register is precomputed): off the runtime.
+                let (item, metrics) = (item.clone(), metrics.clone());
+                let _ =
+                    tokio::task::spawn_blocking(move || reload_one(item.as_ref(), &metrics)).await;
             }
         }
     }

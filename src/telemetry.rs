@@ -74,6 +74,7 @@ pub async fn request_context(
         route = %route,
         requester = tracing::field::Empty,
         activity = tracing::field::Empty,
+        register = tracing::field::Empty,
     );
     // The layers inside answer refusals as responses; an `Err` here comes from actix itself
     // and is rendered by its `ResponseError` (still problem+json when it is a `Problem`).

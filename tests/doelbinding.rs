@@ -371,8 +371,10 @@ fn a_deny_overrides_an_allow() {
         "notPermitted"
     );
     assert!(ask("gemeente-0363").is_ok());
+    let (index, _) = policy.register.get("rni-telling").unwrap();
     let (allowed, rules) = policy.decider.explain(
         "gemeente-0599",
+        index,
         "rni-telling",
         "rni-adrestellingen",
         Operation::Count,

@@ -90,7 +90,9 @@ fn authorise<E: Exchange>(req: &HttpRequest) -> Result<Doelbinding<E>, Problem> 
         super::today(),
         case_reference.as_deref(),
     )?;
-    tracing::Span::current().record("activity", authorisation.activity_id.as_str());
+    let span = tracing::Span::current();
+    span.record("activity", authorisation.activity_id.as_str());
+    span.record("register", authorisation.version.as_str());
     req.extensions_mut().insert(Applied(authorisation.clone()));
     Ok(Doelbinding {
         policy,

@@ -52,7 +52,7 @@ pub fn explain(
     })?;
     let op = Operation::parse(operation)
         .ok_or_else(|| anyhow!("--operation: use read, search, count or write"))?;
-    let Some((_, activity)) = policy.register.get(activity_id) else {
+    let Some((index, activity)) = policy.register.get(activity_id) else {
         bail!("--activity: '{activity_id}' is not in the register (decision: unknownProcessingActivity)");
     };
     let dataset = dataset.unwrap_or(&activity.dataset);
@@ -83,7 +83,7 @@ pub fn explain(
     out += &format!("decision: {decision}\n");
     let (allowed, rules) = policy
         .decider
-        .explain(org.alias(), &activity.id, dataset, op);
+        .explain(org.alias(), index, &activity.id, dataset, op);
     if rules.is_empty() {
         out += "casbin: no rule matches (deny by default)\n";
     } else {

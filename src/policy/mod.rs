@@ -58,8 +58,7 @@ impl Policy {
         let model = std::fs::read_to_string(&model_path)
             .map_err(|e| format!("{}: {e}", model_path.display()))?;
         let (register, sources) = Register::load(dir, registry, today)?;
-        let (p, g) = decision::rules(&register, registry);
-        let decider = Decider::new(&model, p, g, registry)?;
+        let decider = Decider::new(&model, &register, registry)?;
         let mut hash = Sha256::new();
         for (name, text) in std::iter::once(&(MODEL_FILE.to_owned(), model)).chain(&sources) {
             hash.update(name.rsplit('/').next().unwrap_or(name).as_bytes());
@@ -118,10 +117,8 @@ impl Policy {
                 )),
             );
         }
-        let allowed = activity.dataset == dataset
-            && self
-                .decider
-                .allows(requester.alias(), index, &activity.id, dataset, operation);
+        let allowed =
+            activity.dataset == dataset && self.decider.allows(requester.alias(), index, operation);
         if !allowed {
             return Err(Problem::new(ProblemCode::NotPermitted).detail(format!(
                 "Het register staat {} niet toe deze bevraging ({} op {}) te doen onder {}.",
