@@ -851,21 +851,11 @@ async fn reloads_are_atomic_under_concurrent_requests_and_a_broken_register_is_r
         ),
     )
     .unwrap();
-    for _ in 0..50 {
-        if app
-            .metric("doelpoort_reloads_total{outcome=\"rejected\",what=\"register\"}")
-            .await
-            >= 1.0
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        app.metric("doelpoort_reloads_total{outcome=\"rejected\",what=\"register\"}")
-            .await
-            >= 1.0
-    );
+    app.wait_for_metric(
+        "doelpoort_reloads_total{outcome=\"rejected\",what=\"register\"}",
+        1.0,
+    )
+    .await;
     let (status, after, _) = get(
         &app,
         "gemeente-0363",

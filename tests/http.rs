@@ -163,13 +163,7 @@ async fn audit_listener_is_tls_without_client_certificate() {
 async fn a_slow_client_is_cut_off_after_the_request_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app(Backend::Sqlite).await; // client_request_timeout_ms = 1000 in tests
-    let certs = app.certs();
-    let config = doelpoort::identity::client::client_config(
-        &certs.join("ca.pem"),
-        &certs.join("clients/nla.pem"),
-        &certs.join("clients/nla-key.pem"),
-    )
-    .unwrap();
+    let config = app.tls_config("nla");
     let tcp = tokio::net::TcpStream::connect(app.data_addr).await.unwrap();
     let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
         .connect(

@@ -49,21 +49,11 @@ async fn the_organisation_registry_reloads_and_rejects_a_broken_file() {
         format!("{original}\n[[organisation]]\noin = \"not an oin\"\n"),
     )
     .unwrap();
-    for _ in 0..50 {
-        if app
-            .metric("doelpoort_reloads_total{outcome=\"rejected\",what=\"organisations\"}")
-            .await
-            >= 1.0
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        app.metric("doelpoort_reloads_total{outcome=\"rejected\",what=\"organisations\"}")
-            .await
-            >= 1.0
-    );
+    app.wait_for_metric(
+        "doelpoort_reloads_total{outcome=\"rejected\",what=\"organisations\"}",
+        1.0,
+    )
+    .await;
     assert_eq!(whoami_status(&app, &amsterdam).await, 403);
     assert_eq!(whoami_status(&app, &app.client("gemeente-0606")).await, 200);
 

@@ -150,19 +150,34 @@ impl TestApp {
         self.dir.path().join("certs")
     }
 
-    /// An HTTPS client presenting `clients/NAME.pem`, trusting the dev CA.
-    pub fn client(&self, name: &str) -> reqwest::Client {
+    /// The rustls client configuration presenting `clients/NAME.pem`, trusting the dev CA.
+    pub fn tls_config(&self, name: &str) -> rustls::ClientConfig {
         let certs = self.certs();
-        let config = doelpoort::identity::client::client_config(
+        doelpoort::identity::client::client_config(
             &certs.join("ca.pem"),
             &certs.join(format!("clients/{name}.pem")),
             &certs.join(format!("clients/{name}-key.pem")),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// An HTTPS client presenting `clients/NAME.pem`, trusting the dev CA.
+    pub fn client(&self, name: &str) -> reqwest::Client {
         reqwest::Client::builder()
-            .use_preconfigured_tls(config)
+            .use_preconfigured_tls(self.tls_config(name))
             .build()
             .unwrap()
+    }
+
+    /// Waits (up to 5 s) until the metric `series` reaches `at_least`; fails otherwise.
+    pub async fn wait_for_metric(&self, series: &str, at_least: f64) {
+        for _ in 0..50 {
+            if self.metric(series).await >= at_least {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{series} never reached {at_least}");
     }
 
     /// An HTTPS client without a client certificate.
@@ -209,15 +224,9 @@ impl TestApp {
         config: Option<rustls::ClientConfig>,
     ) -> Result<String, String> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let certs = self.certs();
         let config = config.unwrap_or_else(|| match cert {
-            Some(name) => doelpoort::identity::client::client_config(
-                &certs.join("ca.pem"),
-                &certs.join(format!("clients/{name}.pem")),
-                &certs.join(format!("clients/{name}-key.pem")),
-            )
-            .unwrap(),
-            None => no_client_cert_config(&certs.join("ca.pem")),
+            Some(name) => self.tls_config(name),
+            None => no_client_cert_config(&self.certs().join("ca.pem")),
         });
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let tcp = tokio::net::TcpStream::connect(self.data_addr)
