@@ -5,12 +5,15 @@
 //! data (mTLS, agency systems):
 //!   TLS handshake (identity::tls: chain, CRL)      → refused in the handshake
 //!   → telemetry::request_context                    request id, traceparent, metrics, problem+json
+//!   → disclosure::refusals::record_refusals         every 4xx becomes a disclosure-log record
 //!   → identity::require_identity                    OIN → registered organisation, else 403
 //!   → limits::body_limit                            413 before the body is read
 //!   → policy::enforce::guard                        withholds a 2xx that skipped doelbinding
 //!   → route, taking policy::enforce::Doelbinding    register: activity, dates, casbin, case
 //!                                                   reference, rate limit; then fields, scope,
-//!                                                   minimisation of the answer
+//!                                                   minimisation of the answer, then
+//!                                                   `Doelbinding::respond`: records committed
+//!                                                   first (else 503, no data), then the answer
 //!
 //! audit (TLS, people with a browser) and ops (plain HTTP, probes): request_context → route.
 
@@ -21,6 +24,8 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 
+use crate::disclosure::refusals::RefusalRetention;
+use crate::disclosure::DisclosureLog;
 use crate::limits::BodyLimit;
 use crate::metrics::Metrics;
 use crate::ops::Draining;
@@ -28,13 +33,15 @@ use crate::organisations::Organisations;
 use crate::policy::PolicyStore;
 use crate::storage::Database;
 use crate::telemetry::Listener;
-use crate::{identity, limits, ops, policy, problem, telemetry};
+use crate::{disclosure, identity, limits, ops, policy, problem, telemetry};
 
 /// What the apps share. Cloned into every worker; everything in it is behind an `Arc`.
 #[derive(Clone)]
 pub struct AppState {
     pub organisations: Arc<Organisations>,
     pub policy: Arc<PolicyStore>,
+    pub disclosure: DisclosureLog,
+    pub refusal_retention_days: u32,
     pub metrics: Arc<Metrics>,
     pub database: Database,
     pub draining: Arc<Draining>,
@@ -66,6 +73,10 @@ pub fn data_app(
     common(state, "data")
         .app_data(web::Data::from(state.organisations.clone()))
         .app_data(web::Data::from(state.policy.clone()))
+        .app_data(web::Data::new(state.disclosure.clone()))
+        .app_data(web::Data::new(RefusalRetention(
+            state.refusal_retention_days,
+        )))
         .app_data(web::Data::new(BodyLimit(state.body_limit)))
         .app_data(web::PayloadConfig::new(state.body_limit))
         .app_data(problem::extractors::json_config(state.body_limit))
@@ -74,6 +85,7 @@ pub fn data_app(
         .wrap(from_fn(policy::enforce::guard))
         .wrap(from_fn(limits::body_limit))
         .wrap(from_fn(identity::require_identity))
+        .wrap(from_fn(disclosure::refusals::record_refusals))
         .wrap(from_fn(telemetry::request_context))
         .configure(state.routes)
         .default_service(web::to(problem::not_found))

@@ -33,6 +33,11 @@ enum Command {
         #[arg(long, env = "DOELPOORT_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// The disclosure log.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
     /// The register of processing activities (policies/).
     Policy {
         #[command(subcommand)]
@@ -42,6 +47,16 @@ enum Command {
     Certs {
         #[command(subcommand)]
         command: CertsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Recompute every instance's hash chain and check every signed checkpoint; exits
+    /// non-zero naming the first bad record.
+    Verify {
+        #[arg(long, env = "DOELPOORT_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -98,6 +113,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => serve(config.as_deref()),
         Command::Migrate { config } => migrate(config.as_deref()),
+        Command::Log {
+            command: LogCommand::Verify { config },
+        } => log_verify(config.as_deref()),
         Command::Policy {
             command: PolicyCommand::Check { dir },
         } => crate::policy::explain::check(&dir),
@@ -174,6 +192,41 @@ fn migrate(config: Option<&Path>) -> anyhow::Result<()> {
             applied.len()
         );
     }
+    Ok(())
+}
+
+fn log_verify(config: Option<&Path>) -> anyhow::Result<()> {
+    let settings = Settings::load(config)?;
+    let db = crate::storage::Database::connect(&settings.database)?;
+    let total = crate::disclosure::verify::count(&db)?;
+    let bar = indicatif::ProgressBar::new(total).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} verifying {pos}/{len} records [{bar:40}] {per_sec} eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    let started = std::time::Instant::now();
+    let report =
+        crate::disclosure::verify::verify(&db, &settings.disclosure.keys_dir, |n| bar.inc(n))?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(fault) = &report.fault {
+        anyhow::bail!(
+            "TAMPERING OR DAMAGE FOUND: {fault}
+{} record(s) verified before it",
+            report.records
+        );
+    }
+    println!(
+        "verified {} records and {} signed checkpoints of {} instance(s) ({}) in {:.2} s ({:.0} records/s); {} record(s) after the last checkpoint are chained, not yet signed",
+        report.records,
+        report.checkpoints,
+        report.instances.len(),
+        report.instances.join(", "),
+        seconds,
+        report.records as f64 / seconds.max(1e-9),
+        report.unsigned_tail
+    );
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// The sections of the file; an environment key is split after its section name.
-const SECTIONS: &[&str] = &["server", "database", "tls", "policies", "log"];
+const SECTIONS: &[&str] = &["server", "database", "tls", "policies", "disclosure", "log"];
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -23,6 +23,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub tls: TlsSettings,
     pub policies: PolicySettings,
+    pub disclosure: DisclosureSettings,
     pub log: LogSettings,
 }
 
@@ -87,6 +88,41 @@ pub struct TlsSettings {
 pub struct PolicySettings {
     /// The folder with the registers (`organisations.toml`, …).
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisclosureSettings {
+    /// Holds `<instance_id>.ed25519` (checkpoint signing key, created if missing), its public
+    /// half `<instance_id>.ed25519.pub` (the key `log verify` trusts; keep a copy elsewhere),
+    /// and `pseudonym.key` (BSN pseudonyms; the same file on every instance of a fleet).
+    pub keys_dir: PathBuf,
+    /// Create missing keys (first start). Off in production once the keys are provisioned.
+    pub create_keys: bool,
+    /// Records per transaction at most (group commit).
+    pub max_batch: usize,
+    /// Requests waiting for the writer at most; beyond it requests get 503.
+    pub queue: usize,
+    /// A signed checkpoint after this many records ...
+    pub checkpoint_every_records: u64,
+    /// ... or this long, whichever comes first.
+    pub checkpoint_every_ms: u64,
+    /// Retention of refusal records that name no activity (days).
+    pub refusal_retention_days: u32,
+}
+
+impl Default for DisclosureSettings {
+    fn default() -> Self {
+        DisclosureSettings {
+            keys_dir: "data/keys".into(),
+            create_keys: true,
+            max_batch: 1000,
+            queue: 65_536,
+            checkpoint_every_records: 10_000,
+            checkpoint_every_ms: 10_000,
+            refusal_retention_days: 2557,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -265,6 +301,20 @@ impl Settings {
         }
         if self.database.pool_size == 0 {
             return bad("database.pool_size", "must be at least 1");
+        }
+        let d = &self.disclosure;
+        if d.max_batch == 0 || d.max_batch > 10_000 {
+            return bad("disclosure.max_batch", "must be between 1 and 10000");
+        }
+        if d.queue == 0
+            || d.checkpoint_every_records == 0
+            || d.checkpoint_every_ms < 10
+            || d.refusal_retention_days == 0
+        {
+            return bad(
+                "disclosure.queue / checkpoint_every_records / checkpoint_every_ms / refusal_retention_days",
+                "must be more than 0 (checkpoint_every_ms at least 10)",
+            );
         }
         if self.tls.reload_interval_ms < 100 {
             return bad("tls.reload_interval_ms", "must be at least 100");

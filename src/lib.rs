@@ -8,6 +8,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod disclosure;
 pub mod domain;
 pub mod identity;
 pub mod limits;

@@ -17,6 +17,10 @@ pub struct Metrics {
     pub tls_rejections: IntCounterVec,
     /// Reloads of certificates and registers, by what and outcome.
     pub reloads: IntCounterVec,
+    /// Disclosure log: records committed, failed batches, time per batch commit.
+    pub disclosure_records: prometheus::IntCounter,
+    pub disclosure_failures: prometheus::IntCounter,
+    pub disclosure_commit: prometheus::Histogram,
 }
 
 impl Metrics {
@@ -53,6 +57,35 @@ impl Metrics {
             &["what", "outcome"],
         )
         .unwrap();
+        let disclosure_records = prometheus::IntCounter::new(
+            "disclosure_records_total",
+            "Disclosure log records committed",
+        )
+        .unwrap();
+        let disclosure_failures = prometheus::IntCounter::new(
+            "disclosure_write_failures_total",
+            "Disclosure log batches that could not be committed (their requests got 503)",
+        )
+        .unwrap();
+        let disclosure_commit = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "disclosure_commit_seconds",
+                "Time to commit one batch of disclosure records",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ]),
+        )
+        .unwrap();
+        registry
+            .register(Box::new(disclosure_records.clone()))
+            .unwrap();
+        registry
+            .register(Box::new(disclosure_failures.clone()))
+            .unwrap();
+        registry
+            .register(Box::new(disclosure_commit.clone()))
+            .unwrap();
         for c in [&requests, &refusals, &tls_rejections, &reloads] {
             registry.register(Box::new(c.clone())).unwrap();
         }
@@ -66,6 +99,9 @@ impl Metrics {
             refusals,
             tls_rejections,
             reloads,
+            disclosure_records,
+            disclosure_failures,
+            disclosure_commit,
         }
     }
 

@@ -13,6 +13,7 @@ use anyhow::Context;
 
 use crate::app::{self, AppState};
 use crate::config::Settings;
+use crate::disclosure::{DisclosureLog, Keys};
 use crate::identity::{self, TlsIdentity};
 use crate::metrics::Metrics;
 use crate::ops::Draining;
@@ -74,11 +75,26 @@ impl Application {
         })
         .await??;
         instances::register(&database, &settings.server.instance_id).await?;
+        let keys = Keys::load(
+            &settings.disclosure.keys_dir,
+            &settings.server.instance_id,
+            settings.disclosure.create_keys,
+        )
+        .context("disclosure.keys_dir: the disclosure log's keys")?;
+        let disclosure = DisclosureLog::start(
+            database.clone(),
+            keys,
+            &settings.server.instance_id,
+            &settings.disclosure,
+            metrics.clone(),
+        );
 
         let draining = Arc::new(Draining::default());
         let state = AppState {
             organisations: organisations.clone(),
             policy: policy.clone(),
+            disclosure,
+            refusal_retention_days: settings.disclosure.refusal_retention_days,
             metrics: metrics.clone(),
             database: database.clone(),
             draining: draining.clone(),

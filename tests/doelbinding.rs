@@ -466,7 +466,7 @@ impl Exchange for Dienstverbanden {
 }
 
 /// A source that over-shares: every record carries BSNs and a field no activity allows.
-async fn tellingen(d: Doelbinding<Tellingen>) -> HttpResponse {
+async fn tellingen(d: Doelbinding<Tellingen>) -> Result<HttpResponse, Problem> {
     let mut records = json!([
         { "postcode": "1012AB", "huisnummer": 12, "aantal": 14, "burgerservicenummers": ["999993653"], "intern": "x" },
         { "postcode": "1012AC", "huisnummer": 1, "aantal": 2 }
@@ -474,9 +474,9 @@ async fn tellingen(d: Doelbinding<Tellingen>) -> HttpResponse {
     d.minimise(&mut records);
     let mut fields: Vec<_> = d.fields().paths().collect();
     fields.sort();
-    HttpResponse::Ok().json(
-        json!({ "version": d.authorisation().version, "fields": fields, "adressen": records }),
-    )
+    let body =
+        json!({ "version": d.authorisation().version, "fields": fields, "adressen": records });
+    d.respond(&body, &[], &fields).await
 }
 
 #[derive(serde::Deserialize)]
@@ -491,11 +491,23 @@ async fn contactgegevens(
 ) -> Result<HttpResponse, Problem> {
     d.require_fields(q.fields.split(','))?;
     d.require_scope(Gemeentecode::parse(&q.gemeente).unwrap())?;
-    Ok(HttpResponse::Ok().json(json!({ "activity": d.activity().id })))
+    let subject = doelpoort::domain::Bsn::parse("999993653").unwrap();
+    d.respond(
+        &json!({ "activity": d.activity().id }),
+        &[subject],
+        &q.fields.split(',').collect::<Vec<_>>(),
+    )
+    .await
 }
 
-async fn dienstverbanden(d: Doelbinding<Dienstverbanden>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "zaak": d.case_reference }))
+async fn dienstverbanden(d: Doelbinding<Dienstverbanden>) -> Result<HttpResponse, Problem> {
+    let subjects = ["999993653", "111222333"].map(|b| doelpoort::domain::Bsn::parse(b).unwrap());
+    d.respond(
+        &json!({ "zaak": d.case_reference }),
+        &subjects,
+        &["werkgever", "datumAanvang"],
+    )
+    .await
 }
 
 /// A route that forgot doelbinding.

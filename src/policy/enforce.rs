@@ -11,14 +11,17 @@ use std::sync::Arc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use super::{Activity, Authorisation, Operation, Policy, PolicyStore, Scope};
-use crate::domain::Gemeentecode;
+use crate::disclosure::refusals::DISCLOSURE_ID;
+use crate::disclosure::{now_ms, DisclosureLog, Record, Status};
+use crate::domain::{Bsn, Gemeentecode};
 use crate::identity::Requester;
 use crate::minimise::FieldSet;
 use crate::problem::{Problem, ProblemCode};
+use crate::trace_context::RequestContext;
 
 pub const ACTIVITY_HEADER: &str = "x-processing-activity";
 pub const CASE_REFERENCE_HEADER: &str = "x-case-reference";
@@ -35,6 +38,9 @@ pub struct Doelbinding<E> {
     authorisation: Authorisation,
     pub requester: Requester,
     pub case_reference: Option<String>,
+    provider_oin: Option<String>,
+    context: RequestContext,
+    log: DisclosureLog,
     _exchange: PhantomData<E>,
 }
 
@@ -82,6 +88,16 @@ fn authorise<E: Exchange>(req: &HttpRequest) -> Result<Doelbinding<E>, Problem> 
         .app_data::<web::Data<PolicyStore>>()
         .expect("PolicyStore is registered on the data app");
     let policy = store.current();
+    let context = req
+        .extensions()
+        .get::<RequestContext>()
+        .cloned()
+        .expect("request_context runs before every route");
+    let log = req
+        .app_data::<web::Data<DisclosureLog>>()
+        .expect("the disclosure log is registered on the data app")
+        .get_ref()
+        .clone();
     let authorisation = policy.authorise(
         &requester,
         &activity,
@@ -94,11 +110,23 @@ fn authorise<E: Exchange>(req: &HttpRequest) -> Result<Doelbinding<E>, Problem> 
     span.record("activity", authorisation.activity_id.as_str());
     span.record("register", authorisation.version.as_str());
     req.extensions_mut().insert(Applied(authorisation.clone()));
+    let provider = &policy.activity(authorisation.activity_index).provider;
+    let provider_oin = match provider.as_str() {
+        "afzender" => Some(requester.oin.to_string()),
+        alias => store
+            .organisations()
+            .current()
+            .find(alias)
+            .map(|o| o.oin.to_string()),
+    };
     Ok(Doelbinding {
         policy,
         authorisation,
         requester,
         case_reference,
+        provider_oin,
+        context,
+        log,
         _exchange: PhantomData,
     })
 }
@@ -182,6 +210,74 @@ impl<E: Exchange> Doelbinding<E> {
                 )))
             }
         }
+    }
+
+    /// Records this disclosure: one record for the request (naming how many subjects) and one
+    /// per data subject under it, BSNs as keyed pseudonyms. Returns the disclosure id once the
+    /// records are committed; if they cannot be, 503 `notAvailable`, and the caller must not
+    /// answer with data.
+    pub async fn disclose(&self, subjects: &[Bsn], fields: &[&str]) -> Result<String, Problem> {
+        let activity = self.activity();
+        let ctx = &self.context;
+        let now = now_ms();
+        let mut fields: Vec<&str> = fields.to_vec();
+        fields.sort_unstable();
+        fields.dedup();
+        let base = Record {
+            trace_id: ctx.trace_id,
+            operation_id: ctx.operation_id,
+            parent_operation_id: None,
+            foreign_trace_id: ctx.foreign.map(|f| f.trace_id),
+            foreign_operation_id: ctx.foreign.map(|f| f.parent_id),
+            foreign_entity: ctx.foreign.map(|_| self.requester.oin.to_string()),
+            name: format!("{}/{}", activity.id, E::OPERATION.as_str()),
+            start_time_ms: now - ctx.started.elapsed().as_millis() as i64,
+            end_time_ms: now,
+            status: Status::Ok,
+            refusal_code: None,
+            processing_activity_id: Some(activity.id.clone()),
+            register_version: Some(self.authorisation.version.clone()),
+            requester_oin: Some(self.requester.oin.to_string()),
+            provider_oin: self.provider_oin.clone(),
+            case_reference: self.case_reference.clone(),
+            fields: fields.join(","),
+            record_count: subjects.len() as i32,
+            subject_pseudonym: None,
+            retain_until_ms: now + i64::from(activity.retention_days) * 86_400_000,
+        };
+        let mut records = Vec::with_capacity(subjects.len() + 1);
+        for bsn in subjects {
+            records.push(Record {
+                operation_id: rand::random(),
+                parent_operation_id: Some(ctx.operation_id),
+                record_count: 1,
+                subject_pseudonym: Some(self.log.pseudonym(bsn)),
+                ..base.clone()
+            });
+        }
+        records.insert(0, base);
+        self.log.append(records).await.map_err(|e| {
+            tracing::error!(error = %e, "disclosure not recorded: no data is released");
+            Problem::not_available()
+        })?;
+        Ok(format!(
+            "{}-{}",
+            hex::encode(ctx.trace_id),
+            hex::encode(ctx.operation_id)
+        ))
+    }
+
+    /// Records the disclosure and, once committed, answers with `body` and `X-Disclosure-Id`.
+    pub async fn respond(
+        &self,
+        body: &impl serde::Serialize,
+        subjects: &[Bsn],
+        fields: &[&str],
+    ) -> Result<HttpResponse, Problem> {
+        let id = self.disclose(subjects, fields).await?;
+        Ok(HttpResponse::Ok()
+            .insert_header((DISCLOSURE_ID.clone(), id))
+            .json(body))
     }
 
     /// Removes from an answer every field this requester may not receive under this activity.

@@ -191,6 +191,10 @@ impl PolicyStore {
     pub fn current(&self) -> Arc<Policy> {
         self.current.load_full()
     }
+
+    pub fn organisations(&self) -> &Organisations {
+        &self.organisations
+    }
 }
 
 impl crate::reload::Reloadable for PolicyStore {

@@ -10,3 +10,52 @@ diesel::table! {
         last_started_at_ms -> BigInt,
     }
 }
+
+diesel::table! {
+    disclosure_records (instance_id, seq) {
+        instance_id -> Text,
+        seq -> BigInt,
+        trace_id -> Binary,
+        operation_id -> Binary,
+        parent_operation_id -> Nullable<Binary>,
+        foreign_trace_id -> Nullable<Binary>,
+        foreign_operation_id -> Nullable<Binary>,
+        foreign_entity -> Nullable<Text>,
+        name -> Text,
+        start_time_ms -> BigInt,
+        end_time_ms -> BigInt,
+        status -> Text,
+        refusal_code -> Nullable<Text>,
+        processing_activity_id -> Nullable<Text>,
+        register_version -> Nullable<Text>,
+        requester_oin -> Nullable<Text>,
+        provider_oin -> Nullable<Text>,
+        case_reference -> Nullable<Text>,
+        fields -> Text,
+        record_count -> Integer,
+        subject_pseudonym -> Nullable<Binary>,
+        retain_until_ms -> BigInt,
+        prev_hash -> Binary,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
+    disclosure_checkpoints (instance_id, seq, kind) {
+        instance_id -> Text,
+        seq -> BigInt,
+        kind -> Text,
+        head_hash -> Binary,
+        first_seq -> BigInt,
+        first_prev_hash -> Binary,
+        created_at_ms -> BigInt,
+        public_key -> Binary,
+        signature -> Binary,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    gateway_instances,
+    disclosure_records,
+    disclosure_checkpoints
+);

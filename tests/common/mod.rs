@@ -99,6 +99,8 @@ pub fn test_settings(dir: &Path, database_url: &str) -> Settings {
     s.tls.dev_certs_dir = certs;
     s.tls.reload_interval_ms = 100;
     s.policies.dir = policies;
+    s.disclosure.keys_dir = dir.join("keys");
+    s.disclosure.checkpoint_every_ms = 200;
     s
 }
 

@@ -1,0 +1,3 @@
+DROP TABLE disclosure_checkpoints;
+DROP TABLE disclosure_records;
+DROP FUNCTION doelpoort_append_only();

@@ -1,0 +1,2 @@
+DROP TABLE disclosure_checkpoints;
+DROP TABLE disclosure_records;

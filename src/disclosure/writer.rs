@@ -1,0 +1,218 @@
+//! The single writer: records of concurrent requests are committed together, in one
+//! transaction per batch, and each request is answered when its batch is durable (group
+//! commit). The chain head lives here; it only moves on after a commit, and is read back from
+//! the database after any failure.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use tokio::sync::oneshot;
+
+use super::checkpoint::{self, Checkpoint};
+use super::record::{Record, StoredRecord};
+use super::{keys::Keys, LogError};
+use crate::metrics::Metrics;
+use crate::storage::schema::{disclosure_checkpoints, disclosure_records};
+use crate::storage::{Database, DbConnection};
+
+pub struct Submission {
+    pub records: Vec<Record>,
+    pub reply: oneshot::Sender<Result<(), LogError>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WriterSettings {
+    pub instance: String,
+    /// Records per transaction at most.
+    pub max_batch: usize,
+    pub checkpoint_every_records: u64,
+    pub checkpoint_every: Duration,
+}
+
+/// Where the chain stands.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    seq: i64,
+    hash: [u8; 32],
+    first_seq: i64,
+    first_prev_hash: [u8; 32],
+}
+
+pub fn run(
+    rx: Receiver<Submission>,
+    db: Database,
+    keys: Arc<Keys>,
+    settings: WriterSettings,
+    metrics: Arc<Metrics>,
+) {
+    let mut head: Option<Head> = None;
+    let mut since_checkpoint: u64 = 0;
+    let mut last_checkpoint = Instant::now();
+    loop {
+        let first = match rx.recv_timeout(settings.checkpoint_every) {
+            Ok(s) => Some(s),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut batch = Vec::new();
+        let mut count = 0;
+        if let Some(s) = first {
+            count += s.records.len();
+            batch.push(s);
+            while count < settings.max_batch {
+                match rx.try_recv() {
+                    Ok(s) => {
+                        count += s.records.len();
+                        batch.push(s);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        let pending = since_checkpoint + count as u64;
+        let checkpoint = pending > 0
+            && (pending >= settings.checkpoint_every_records
+                || last_checkpoint.elapsed() >= settings.checkpoint_every);
+        if batch.is_empty() && !checkpoint {
+            continue;
+        }
+        let started = Instant::now();
+        let records: Vec<Record> = batch
+            .iter_mut()
+            .flat_map(|s| std::mem::take(&mut s.records))
+            .collect();
+        let result = write(&db, &keys, &settings, &mut head, records, checkpoint);
+        metrics
+            .disclosure_commit
+            .observe(started.elapsed().as_secs_f64());
+        match &result {
+            Ok(()) => {
+                metrics.disclosure_records.inc_by(count as u64);
+                if checkpoint {
+                    since_checkpoint = 0;
+                    last_checkpoint = Instant::now();
+                } else {
+                    since_checkpoint = pending;
+                }
+            }
+            Err(e) => {
+                metrics.disclosure_failures.inc();
+                tracing::error!(error = %e, records = count, "disclosure log write failed; the requests get 503 and no data");
+                head = None;
+            }
+        }
+        for s in batch {
+            let _ = s.reply.send(result.clone());
+        }
+    }
+}
+
+fn write(
+    db: &Database,
+    keys: &Keys,
+    settings: &WriterSettings,
+    head: &mut Option<Head>,
+    records: Vec<Record>,
+    checkpoint: bool,
+) -> Result<(), LogError> {
+    let mut conn = db
+        .checkout()
+        .map_err(|e| LogError::Unavailable(e.to_string()))?;
+    let current = match *head {
+        Some(h) => h,
+        None => load_head(&mut conn, &settings.instance)?,
+    };
+    let mut next = current;
+    let rows: Vec<StoredRecord> = records
+        .into_iter()
+        .map(|r| {
+            next.seq += 1;
+            let row = StoredRecord::chain(r, &settings.instance, next.seq, next.hash);
+            next.hash = row.hash.as_slice().try_into().expect("32 bytes");
+            row
+        })
+        .collect();
+    let cp = checkpoint.then(|| {
+        Checkpoint::sign(
+            &keys.signing,
+            &settings.instance,
+            next.seq,
+            checkpoint::PERIODIC,
+            next.hash,
+            next.first_seq,
+            next.first_prev_hash,
+            chrono::Utc::now().timestamp_millis(),
+        )
+    });
+    macro_rules! insert_all {
+        ($c:expr) => {
+            $c.transaction::<_, diesel::result::Error, _>(|c| {
+                for chunk in rows.chunks(1000) {
+                    diesel::insert_into(disclosure_records::table)
+                        .values(chunk)
+                        .execute(c)?;
+                }
+                if let Some(cp) = &cp {
+                    diesel::insert_into(disclosure_checkpoints::table)
+                        .values(cp)
+                        .execute(c)?;
+                }
+                Ok(())
+            })
+        };
+    }
+    let result = match &mut *conn {
+        DbConnection::Postgresql(c) => insert_all!(c),
+        DbConnection::Sqlite(c) => insert_all!(c),
+    };
+    result.map_err(|e| LogError::Unavailable(e.to_string()))?;
+    *head = Some(next);
+    Ok(())
+}
+
+/// The chain's head and start for `instance`, from the database.
+fn load_head(conn: &mut DbConnection, instance: &str) -> Result<Head, LogError> {
+    let err = |e: diesel::result::Error| LogError::Unavailable(e.to_string());
+    let last: Option<(i64, Vec<u8>)> = disclosure_records::table
+        .filter(disclosure_records::instance_id.eq(instance))
+        .order(disclosure_records::seq.desc())
+        .select((disclosure_records::seq, disclosure_records::hash))
+        .first(conn)
+        .optional()
+        .map_err(err)?;
+    let purge: Option<(i64, Vec<u8>, i64, Vec<u8>)> = disclosure_checkpoints::table
+        .filter(disclosure_checkpoints::instance_id.eq(instance))
+        .filter(disclosure_checkpoints::kind.eq(checkpoint::PURGE))
+        .order(disclosure_checkpoints::seq.desc())
+        .select((
+            disclosure_checkpoints::first_seq,
+            disclosure_checkpoints::first_prev_hash,
+            disclosure_checkpoints::seq,
+            disclosure_checkpoints::head_hash,
+        ))
+        .first(conn)
+        .optional()
+        .map_err(err)?;
+    let hash32 = |v: Vec<u8>| -> Result<[u8; 32], LogError> {
+        v.try_into()
+            .map_err(|_| LogError::Unavailable("a stored hash is not 32 bytes".into()))
+    };
+    let (first_seq, first_prev_hash) = match &purge {
+        Some((first, prev, _, _)) => (*first, hash32(prev.clone())?),
+        None => (1, [0; 32]),
+    };
+    let (seq, hash) = match (last, purge) {
+        (Some((seq, hash)), _) => (seq, hash32(hash)?),
+        // Everything purged: the chain goes on from the purge checkpoint's head.
+        (None, Some((_, _, seq, head))) => (seq, hash32(head)?),
+        (None, None) => (0, [0; 32]),
+    };
+    Ok(Head {
+        seq,
+        hash,
+        first_seq,
+        first_prev_hash,
+    })
+}
