@@ -121,8 +121,15 @@ pub async fn request_context(
             );
         }
         drop(_guard);
-        let (http_req, _) = res.into_parts();
-        res = ServiceResponse::new(http_req, p.error_response());
+        let (http_req, old) = res.into_parts();
+        let mut rendered = p.error_response();
+        // Keep what the layers inside added (X-Disclosure-Id, Retry-After, …).
+        for (name, value) in old.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                rendered.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        res = ServiceResponse::new(http_req, rendered);
     }
 
     let headers = res.headers_mut();

@@ -2,6 +2,8 @@
 //! file or a new PostgreSQL database), ephemeral ports, real TLS.
 #![allow(dead_code)] // each test binary uses its own part of this
 
+pub mod routes;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,7 +29,7 @@ pub fn postgres_admin_url() -> String {
 /// A PostgreSQL database of its own for one test, dropped afterwards.
 pub struct PgTestDb {
     pub url: String,
-    name: String,
+    pub name: String,
 }
 
 impl PgTestDb {
@@ -148,6 +150,16 @@ pub async fn spawn_app_with_routes(
 }
 
 impl TestApp {
+    /// The name of this gateway's own PostgreSQL database, if it runs on PostgreSQL.
+    pub fn pg_database(&self) -> Option<&str> {
+        self._pg.as_ref().map(|p| p.name.as_str())
+    }
+
+    /// A connection pool on this gateway's database.
+    pub fn database(&self) -> doelpoort::storage::Database {
+        doelpoort::storage::Database::connect(&self.settings.database).unwrap()
+    }
+
     pub fn certs(&self) -> PathBuf {
         self.dir.path().join("certs")
     }

@@ -54,9 +54,11 @@ CREATE TABLE disclosure_checkpoints (
 
 CREATE FUNCTION doelpoort_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'disclosure_records'
-       AND OLD.retain_until_ms < (extract(epoch FROM clock_timestamp()) * 1000)::bigint THEN
-        RETURN OLD;
+    -- Only records past their retention may go (the purge); nothing else, ever.
+    IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'disclosure_records' THEN
+        IF OLD.retain_until_ms < (extract(epoch FROM clock_timestamp()) * 1000)::bigint THEN
+            RETURN OLD;
+        END IF;
     END IF;
     RAISE EXCEPTION 'the disclosure log is append-only (% on %)', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
