@@ -95,9 +95,13 @@ impl ManageConnection for Manager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                     .map_err(r2d2::Error::ConnectionError)?;
+                // The WAL is checkpointed by a thread of its own (`Database::connect`), not
+                // by whichever commit happens to cross the threshold: that commit would wait
+                // for the database file's fsync, and a disclosure with it.
                 conn.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = 0;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -112,6 +116,36 @@ impl ManageConnection for Manager {
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         conn.is_broken()
     }
+}
+
+/// Checkpoints the SQLite WAL into the database file every 250 ms, beside the writers (a
+/// PASSIVE checkpoint never blocks them), and truncates it when it has grown. Stops when the
+/// database file goes away.
+fn spawn_wal_checkpointer(path: PathBuf) {
+    let run = move || {
+        let mut conn = match SqliteConnection::establish(&path.to_string_lossy()) {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the SQLite WAL checkpointer; the WAL will grow");
+                return;
+            }
+        };
+        let _ = conn.batch_execute("PRAGMA busy_timeout = 5000;");
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        while path.exists() {
+            std::thread::sleep(Duration::from_millis(250));
+            let big = std::fs::metadata(&wal)
+                .map(|m| m.len() > 64 << 20)
+                .unwrap_or(false);
+            let mode = if big { "TRUNCATE" } else { "PASSIVE" };
+            if let Err(e) = conn.batch_execute(&format!("PRAGMA wal_checkpoint({mode});")) {
+                tracing::warn!(error = %e, "SQLite WAL checkpoint failed; will retry");
+            }
+        }
+    };
+    let _ = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(run);
 }
 
 #[derive(Clone)]
@@ -139,6 +173,9 @@ impl Database {
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build(Manager { url: url.clone() })
             .map_err(|e| StorageError::Unavailable(format!("{}: {e}", url.redacted())))?;
+        if let DatabaseUrl::Sqlite(path) = &url {
+            spawn_wal_checkpointer(path.clone());
+        }
         Ok(Database { pool, url })
     }
 
