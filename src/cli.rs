@@ -58,6 +58,12 @@ enum LogCommand {
         #[arg(long, env = "DOELPOORT_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Remove this instance's records past their retention (oldest first) and sign a purge
+    /// checkpoint. The only way records ever leave the log.
+    Purge {
+        #[arg(long, env = "DOELPOORT_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -116,6 +122,9 @@ pub fn main() -> ExitCode {
         Command::Log {
             command: LogCommand::Verify { config },
         } => log_verify(config.as_deref()),
+        Command::Log {
+            command: LogCommand::Purge { config },
+        } => log_purge(config.as_deref()),
         Command::Policy {
             command: PolicyCommand::Check { dir },
         } => crate::policy::explain::check(&dir),
@@ -226,6 +235,21 @@ fn log_verify(config: Option<&Path>) -> anyhow::Result<()> {
         seconds,
         report.records as f64 / seconds.max(1e-9),
         report.unsigned_tail
+    );
+    Ok(())
+}
+
+fn log_purge(config: Option<&Path>) -> anyhow::Result<()> {
+    let settings = Settings::load(config)?;
+    let db = crate::storage::Database::connect(&settings.database)?;
+    let instance = &settings.server.instance_id;
+    let keys = crate::disclosure::Keys::load(&settings.disclosure.keys_dir, instance, false)
+        .context("the purge checkpoint is signed with this instance's key (disclosure.keys_dir)")?;
+    let report =
+        crate::disclosure::purge::purge(&db, &keys, instance, crate::disclosure::now_ms())?;
+    println!(
+        "instance {instance}: {} record(s) past retention purged; the chain now starts at record {}",
+        report.purged, report.first_seq
     );
     Ok(())
 }

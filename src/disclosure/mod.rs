@@ -6,13 +6,15 @@
 //! - `writer`: the single writer thread (group commit, checkpoints);
 //! - `checkpoint`: signed chain heads;
 //! - `keys`: signing and pseudonymisation keys, from private files;
-//! - `verify`: `doelpoort log verify`.
+//! - `verify`: `doelpoort log verify`;
+//! - `purge`: `doelpoort log purge`, retention by date, from the oldest end.
 //!
 //! A response that carries personal data is sent only after `DisclosureLog::append` returned
 //! `Ok`: the records are committed. If they cannot be, the request gets 503 and no data.
 
 pub mod checkpoint;
 pub mod keys;
+pub mod purge;
 pub mod record;
 pub mod refusals;
 pub mod verify;
