@@ -49,6 +49,8 @@ struct Outcome {
     records: u64,
     seconds: f64,
     hist: hdrhistogram::Histogram<u64>,
+    /// `log verify` over what was written: records and seconds.
+    verified: (u64, f64),
 }
 
 fn run(url: &str, writers: usize, seconds: u64) -> Outcome {
@@ -62,7 +64,7 @@ fn run(url: &str, writers: usize, seconds: u64) -> Outcome {
     let keys_dir = tempfile::tempdir().unwrap();
     let keys = Keys::load(keys_dir.path(), "bench", true).unwrap();
     let log = DisclosureLog::start(
-        db,
+        db.clone(),
         keys,
         "bench",
         &DisclosureSettings::default(),
@@ -110,22 +112,30 @@ fn run(url: &str, writers: usize, seconds: u64) -> Outcome {
         records += n;
         hist.add(&h).unwrap();
     }
+    drop(log);
+    let t = Instant::now();
+    let report = doelpoort::disclosure::verify::verify(&db, keys_dir.path(), |_| {}).unwrap();
+    assert!(report.fault.is_none(), "{:?}", report.fault);
+    let verified = (report.records, t.elapsed().as_secs_f64());
     Outcome {
         records,
         seconds,
         hist,
+        verified,
     }
 }
 
 fn print(backend: &str, writers: usize, o: &Outcome) {
     println!(
-        "disclosure_log backend={backend} writers={writers} records={} seconds={:.1} records_per_s={:.0} commit_wait_ms p50={:.2} p99={:.2} max={:.2}",
+        "disclosure_log backend={backend} writers={writers} records={} seconds={:.1} records_per_s={:.0} commit_wait_ms p50={:.2} p99={:.2} max={:.2} | verify records={} records_per_s={:.0}",
         o.records,
         o.seconds,
         o.records as f64 / o.seconds,
         o.hist.value_at_quantile(0.5) as f64 / 1e3,
         o.hist.value_at_quantile(0.99) as f64 / 1e3,
         o.hist.max() as f64 / 1e3,
+        o.verified.0,
+        o.verified.0 as f64 / o.verified.1,
     );
 }
 
