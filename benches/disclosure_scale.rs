@@ -78,7 +78,7 @@ fn run(url: &str, records: i64, persons: i64, full: bool) {
                 CASE WHEN g % 10 = 0 THEN NULL ELSE sha256(('person-' || ((g * 7919) % {persons}))::bytea) END,
                 {start_ms} + 7 * {year_ms},
                 sha256(('prev' || g)::bytea), sha256(('hash' || g)::bytea)
-         FROM generate_series(1, {records}) g"
+         FROM generate_series(1::bigint, {records}::bigint) g"
     ))
     .execute(&mut conn)
     .unwrap();

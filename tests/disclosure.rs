@@ -367,10 +367,27 @@ async fn sqlite_write_failure_gives_503_and_no_data() {
     .await;
 }
 
+/// Requests that put BSNs where a caller can: they must not reach the log in clear.
+async fn bsns_in_every_place_a_caller_can_put_them(app: &TestApp) {
+    let nla = app.client("nla");
+    for bsn in SUBJECTS {
+        let requests = [
+            nla.get(app.data_url(&format!("/test/tellingen?bsn={bsn}")))
+                .header(ACT, format!("rni-{bsn}")),
+            nla.get(app.data_url(&format!("/api/v1/personen/{bsn}")))
+                .header(ACT, bsn),
+        ];
+        for r in requests {
+            assert!(r.send().await.unwrap().status().is_client_error());
+        }
+    }
+}
+
 #[tokio::test]
 async fn no_bsn_in_clear_in_the_sqlite_files() {
     let app = app(Backend::Sqlite).await;
     generate(&app).await;
+    bsns_in_every_place_a_caller_can_put_them(&app).await;
     let dir = app.dir.path().to_owned();
     app.stopper.stop().await; // `app` (and its folder) stays
     let mut scanned = 0;
@@ -402,6 +419,7 @@ async fn no_bsn_in_clear_in_the_sqlite_files() {
 async fn no_bsn_in_clear_in_postgres() {
     let app = app(Backend::Postgres).await;
     generate(&app).await;
+    bsns_in_every_place_a_caller_can_put_them(&app).await;
     let db = app.database();
     let mut conn = db.checkout().unwrap();
     #[derive(QueryableByName)]

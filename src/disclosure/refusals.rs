@@ -9,6 +9,7 @@ use actix_web::{web, HttpMessage};
 use super::{now_ms, DisclosureLog, Record, Status};
 use crate::identity::{ClientIdentity, Requester};
 use crate::policy::enforce::{Applied, ACTIVITY_HEADER};
+use crate::policy::PolicyStore;
 use crate::problem::Problem;
 use crate::trace_context::RequestContext;
 
@@ -32,19 +33,16 @@ pub async fn record_refusals(
         req.method(),
         req.match_pattern().unwrap_or_else(|| "(unmatched)".into())
     );
-    // The header as sent, if it is shaped like an activity id (it is the caller's text).
+    // The activity the caller named, only if the register knows it: the header is the
+    // caller's own text and could hold anything, a BSN included.
     let asked_activity = req
         .headers()
         .get(ACTIVITY_HEADER)
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-        .map(str::to_owned);
+        .and_then(|v| {
+            let policy = req.app_data::<web::Data<PolicyStore>>()?.current();
+            policy.register.get(v.trim()).map(|(_, a)| a.id.clone())
+        });
     let connection_oin = match req.conn_data::<ClientIdentity>() {
         Some(ClientIdentity::Oin(oin)) => Some(oin.to_string()),
         _ => None,
