@@ -2,9 +2,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_doelpoort");
@@ -146,35 +145,7 @@ fn invalid_configuration_names_the_key() {
 #[test]
 fn serve_starts_answers_and_stops_on_sigterm() {
     let dir = with_policies();
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("DOELPOORT_SERVER_DATA_LISTEN", "127.0.0.1:0")
-        .env("DOELPOORT_SERVER_AUDIT_LISTEN", "127.0.0.1:0")
-        .env("DOELPOORT_SERVER_OPS_LISTEN", "127.0.0.1:0")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("doelpoort: data (mTLS) https://") {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .parse::<u16>()
-                .unwrap();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let (mut child, port, drain) = common::serve_binary(dir.path(), &[]);
     assert!(
         dir.path().join("certs/clients/gemeente-0363.pem").exists(),
         "no dev PKI created"

@@ -3,9 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,36 +15,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_doelpoort");
 
 /// Starts `doelpoort serve` in `dir` on ephemeral ports; returns it and its data port.
 fn serve(dir: &Path, database_url: &str) -> (Child, u16) {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .current_dir(dir)
-        .env("DOELPOORT_DATABASE_URL", database_url)
-        .env("DOELPOORT_SERVER_DATA_LISTEN", "127.0.0.1:0")
-        .env("DOELPOORT_SERVER_AUDIT_LISTEN", "127.0.0.1:0")
-        .env("DOELPOORT_SERVER_OPS_LISTEN", "127.0.0.1:0")
-        .env("DOELPOORT_LOG_FILTER", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("doelpoort: data (mTLS) https://") {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-        }
-    };
-    std::thread::spawn(move || lines.map_while(Result::ok).count());
+    let env = [
+        ("DOELPOORT_DATABASE_URL", database_url),
+        ("DOELPOORT_LOG_FILTER", "warn"),
+    ];
+    let (child, port, _) = common::serve_binary(dir, &env);
     (child, port)
 }
 

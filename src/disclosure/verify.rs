@@ -40,7 +40,7 @@ pub struct Report {
     pub fault: Option<Fault>,
 }
 
-const PAGE: i64 = 10_000;
+const PAGE: i64 = 20_000;
 
 /// Verifies every chain. `progress` is told of each record verified.
 pub fn verify(
@@ -64,9 +64,14 @@ pub fn verify(
     let mut report = Report::default();
     for instance in instances {
         report.instances.push(instance.clone());
-        if let Err(fault) =
-            verify_instance(&mut conn, keys_dir, &instance, &mut report, &mut progress)?
-        {
+        if let Err(fault) = verify_instance(
+            db,
+            &mut conn,
+            keys_dir,
+            &instance,
+            &mut report,
+            &mut progress,
+        )? {
             report.fault = Some(fault);
             break;
         }
@@ -82,6 +87,7 @@ pub fn count(db: &Database) -> Result<u64, StorageError> {
 }
 
 fn verify_instance(
+    db: &Database,
     conn: &mut crate::storage::DbConnection,
     keys_dir: &Path,
     instance: &str,
@@ -143,55 +149,89 @@ fn verify_instance(
             format!("{below} record(s) before the chain's start (after a purge) are still present"),
         )));
     }
-    let mut after = expect_seq - 1;
-    loop {
-        let page: Vec<StoredRecord> = disclosure_records::table
-            .filter(disclosure_records::instance_id.eq(instance))
-            .filter(disclosure_records::seq.gt(after))
-            .order(disclosure_records::seq.asc())
-            .limit(PAGE)
-            .select(StoredRecord::as_select())
-            .load(conn)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for r in &page {
-            if r.seq != expect_seq {
-                return Ok(Err(fault(
-                    expect_seq,
-                    format!("missing (the next record present is {})", r.seq),
-                )));
-            }
-            if r.prev_hash != prev {
-                return Ok(Err(fault(
-                    r.seq,
-                    "its previous-hash does not match the record before it".into(),
-                )));
-            }
-            if r.hash != r.compute_hash() {
-                return Ok(Err(fault(
-                    r.seq,
-                    "its content does not match its hash (modified)".into(),
-                )));
-            }
-            if let Some(cp) = heads.get(&r.seq) {
-                if cp.head_hash != r.hash {
-                    return Ok(Err(fault(
-                        r.seq,
-                        format!(
-                            "differs from the signed {} checkpoint at this position",
-                            cp.kind
-                        ),
-                    )));
+    // One thread reads pages while this one hashes: reading and hashing overlap.
+    let (pages, received) =
+        std::sync::mpsc::sync_channel::<Result<Vec<StoredRecord>, StorageError>>(2);
+    let first = expect_seq;
+    let outcome = std::thread::scope(|scope| -> Result<Result<(), Fault>, StorageError> {
+        scope.spawn(move || {
+            let mut conn = match db.checkout() {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = pages.send(Err(e));
+                    return;
+                }
+            };
+            let mut after = first - 1;
+            loop {
+                let page = disclosure_records::table
+                    .filter(disclosure_records::instance_id.eq(instance))
+                    .filter(disclosure_records::seq.gt(after))
+                    .order(disclosure_records::seq.asc())
+                    .limit(PAGE)
+                    .select(StoredRecord::as_select())
+                    .load(&mut *conn)
+                    .map_err(StorageError::from);
+                match page {
+                    Ok(page) if page.is_empty() => return,
+                    Ok(page) => {
+                        after = page.last().expect("not empty").seq;
+                        if pages.send(Ok(page)).is_err() {
+                            return; // the verifier stopped at a fault
+                        }
+                    }
+                    Err(e) => {
+                        let _ = pages.send(Err(e));
+                        return;
+                    }
                 }
             }
-            if r.seq > last_signed {
-                report.unsigned_tail += 1;
+        });
+        for page in received {
+            let page = page?;
+            for r in &page {
+                if r.seq != expect_seq {
+                    return Ok(Err(fault(
+                        expect_seq,
+                        format!("missing (the next record present is {})", r.seq),
+                    )));
+                }
+                if r.prev_hash != prev {
+                    return Ok(Err(fault(
+                        r.seq,
+                        "its previous-hash does not match the record before it".into(),
+                    )));
+                }
+                if r.hash != r.compute_hash() {
+                    return Ok(Err(fault(
+                        r.seq,
+                        "its content does not match its hash (modified)".into(),
+                    )));
+                }
+                if let Some(cp) = heads.get(&r.seq) {
+                    if cp.head_hash != r.hash {
+                        return Ok(Err(fault(
+                            r.seq,
+                            format!(
+                                "differs from the signed {} checkpoint at this position",
+                                cp.kind
+                            ),
+                        )));
+                    }
+                }
+                if r.seq > last_signed {
+                    report.unsigned_tail += 1;
+                }
+                prev = r.hash.clone();
+                expect_seq += 1;
+                report.records += 1;
             }
-            prev = r.hash.clone();
-            expect_seq += 1;
-            report.records += 1;
+            progress(page.len() as u64);
         }
-        progress(page.len() as u64);
+        Ok(Ok(()))
+    })?;
+    if outcome.is_err() {
+        return Ok(outcome);
     }
     // A signed head beyond the last record: records were removed from the end.
     if let Some(cp) = checkpoints

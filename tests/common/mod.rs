@@ -268,6 +268,43 @@ impl TestApp {
     }
 }
 
+/// The real `doelpoort serve`, started in `dir` on ephemeral ports with `env` added: the child,
+/// its data port, and a thread collecting the rest of its stderr (so it never blocks on a full
+/// pipe) that ends when the process does.
+pub fn serve_binary(
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> (
+    std::process::Child,
+    u16,
+    std::thread::JoinHandle<Vec<String>>,
+) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_doelpoort"))
+        .arg("serve")
+        .current_dir(dir)
+        .env("DOELPOORT_SERVER_DATA_LISTEN", "127.0.0.1:0")
+        .env("DOELPOORT_SERVER_AUDIT_LISTEN", "127.0.0.1:0")
+        .env("DOELPOORT_SERVER_OPS_LISTEN", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("doelpoort: data (mTLS) https://") {
+            let addr = rest.split_whitespace().next().unwrap();
+            break addr.rsplit(':').next().unwrap().parse().unwrap();
+        }
+    };
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+    (child, port, rest)
+}
+
 /// A copy of `from` (files and folders) at `to`.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
