@@ -31,6 +31,7 @@ pub struct Application {
     pub ops_addr: SocketAddr,
     pub metrics: Arc<Metrics>,
     pub database: Database,
+    disclosure: DisclosureLog,
 }
 
 impl Application {
@@ -93,7 +94,7 @@ impl Application {
         let state = AppState {
             organisations: organisations.clone(),
             policy: policy.clone(),
-            disclosure,
+            disclosure: disclosure.clone(),
             refusal_retention_days: settings.disclosure.refusal_retention_days,
             metrics: metrics.clone(),
             database: database.clone(),
@@ -170,6 +171,7 @@ impl Application {
             ops_addr,
             metrics,
             database,
+            disclosure,
         })
     }
 
@@ -208,6 +210,10 @@ impl Application {
         .await;
         signals.abort();
         self.reloader.abort();
+        // The apps (and their handles on the log) are gone: let the writer sign and end.
+        let disclosure = self.disclosure;
+        let _ =
+            tokio::task::spawn_blocking(move || disclosure.finish(Duration::from_secs(10))).await;
         results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
         tracing::info!("doelpoort stopped");
         Ok(())

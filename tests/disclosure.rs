@@ -72,7 +72,13 @@ fn verified(app: &TestApp) -> Report {
 }
 
 async fn records_are_written_and_verify(backend: Backend) {
-    let app = app(backend).await;
+    // No timed checkpoint during the test: only the one written at a graceful stop.
+    let app = spawn_app_with_routes(
+        backend,
+        |s| s.disclosure.checkpoint_every_ms = 600_000,
+        routes,
+    )
+    .await;
     let ids = generate(&app).await;
     let report = verified(&app);
     assert!(report.fault.is_none(), "{:?}", report.fault);
@@ -142,7 +148,16 @@ async fn records_are_written_and_verify(backend: Backend) {
         .unwrap();
     assert_eq!(refused, 3);
     drop(conn);
-    app.stop().await;
+    // A graceful stop signs the chain's tail.
+    let mut app = app;
+    app.stopper.stop().await;
+    (&mut app.server).await.unwrap().unwrap();
+    let report = verified(&app);
+    assert!(report.fault.is_none(), "{:?}", report.fault);
+    assert_eq!(
+        report.unsigned_tail, 0,
+        "records left unsigned after a graceful stop"
+    );
 }
 
 #[tokio::test]

@@ -47,10 +47,12 @@ pub struct DisclosureLog {
     tx: SyncSender<writer::Submission>,
     keys: Arc<Keys>,
     instance: Arc<str>,
+    writer: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl DisclosureLog {
-    /// Starts the writer thread for `instance`.
+    /// Starts the writer thread for `instance`. The writer ends (after signing a closing
+    /// checkpoint) when every clone of the returned handle is dropped.
     pub fn start(
         db: Database,
         keys: Keys,
@@ -67,7 +69,7 @@ impl DisclosureLog {
             checkpoint_every: Duration::from_millis(settings.checkpoint_every_ms),
         };
         let k = keys.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("disclosure-writer".into())
             .spawn(move || writer::run(rx, db, k, writer_settings, metrics))
             .expect("a thread can be started");
@@ -75,6 +77,26 @@ impl DisclosureLog {
             tx,
             keys,
             instance: instance.into(),
+            writer: Arc::new(std::sync::Mutex::new(Some(thread))),
+        }
+    }
+
+    /// Waits (at most `limit`) for the writer to finish once the last other handle is gone;
+    /// called at shutdown so that the closing checkpoint is written before the process ends.
+    pub fn finish(self, limit: Duration) {
+        let writer = self.writer.clone();
+        drop(self);
+        let Some(thread) = writer.lock().expect("writer lock").take() else {
+            return;
+        };
+        let deadline = std::time::Instant::now() + limit;
+        while !thread.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        } else {
+            tracing::warn!("the disclosure writer did not finish in time; the chain's tail stays unsigned until the next start");
         }
     }
 

@@ -54,7 +54,15 @@ pub fn run(
         let first = match rx.recv_timeout(settings.checkpoint_every) {
             Ok(s) => Some(s),
             Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Disconnected) => {
+                // Shutting down: sign what is not signed yet, so the chain's tail is covered.
+                if since_checkpoint > 0 {
+                    if let Err(e) = write(&db, &keys, &settings, &mut head, Vec::new(), true) {
+                        tracing::error!(error = %e, "the closing checkpoint could not be written");
+                    }
+                }
+                break;
+            }
         };
         let mut batch = Vec::new();
         let mut count = 0;
