@@ -43,6 +43,19 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Generate the synthetic datasets (deterministic: the same seed gives the same data).
+    Seed {
+        /// RNI persons to generate.
+        #[arg(long)]
+        persons: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Generate anew when the dataset is not empty.
+        #[arg(long)]
+        replace: bool,
+        #[arg(long, env = "DOELPOORT_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Development certificates.
     Certs {
         #[command(subcommand)]
@@ -119,6 +132,12 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => serve(config.as_deref()),
         Command::Migrate { config } => migrate(config.as_deref()),
+        Command::Seed {
+            persons,
+            seed,
+            replace,
+            config,
+        } => seed_datasets(config.as_deref(), persons, seed, replace),
         Command::Log {
             command: LogCommand::Verify { config },
         } => log_verify(config.as_deref()),
@@ -201,6 +220,32 @@ fn migrate(config: Option<&Path>) -> anyhow::Result<()> {
             applied.len()
         );
     }
+    Ok(())
+}
+
+fn seed_datasets(
+    config: Option<&Path>,
+    persons: usize,
+    seed: u64,
+    replace: bool,
+) -> anyhow::Result<()> {
+    let settings = Settings::load(config)?;
+    let db = crate::storage::Database::connect(&settings.database)?;
+    db.migrate()?;
+    let bar = indicatif::ProgressBar::new(persons as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} RNI persons {pos}/{len} [{bar:40}] {per_sec} eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    let started = std::time::Instant::now();
+    let written = crate::seed::seed(&db, persons, seed, replace, |n| bar.inc(n))?;
+    bar.finish_and_clear();
+    println!(
+        "{}: {written} synthetic RNI persons (seed {seed}) in {:.1} s",
+        db.url().redacted(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -14,7 +14,15 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// The sections of the file; an environment key is split after its section name.
-const SECTIONS: &[&str] = &["server", "database", "tls", "policies", "disclosure", "log"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "database",
+    "tls",
+    "policies",
+    "disclosure",
+    "datasets",
+    "log",
+];
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -24,6 +32,7 @@ pub struct Settings {
     pub tls: TlsSettings,
     pub policies: PolicySettings,
     pub disclosure: DisclosureSettings,
+    pub datasets: DatasetSettings,
     pub log: LogSettings,
 }
 
@@ -121,6 +130,24 @@ impl Default for DisclosureSettings {
             checkpoint_every_records: 10_000,
             checkpoint_every_ms: 10_000,
             refusal_retention_days: 2557,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasetSettings {
+    /// Synthetic RNI persons `serve` generates when the dataset is empty (0: none).
+    pub seed_persons: usize,
+    /// The generator's seed: the same seed gives the same persons.
+    pub seed: u64,
+}
+
+impl Default for DatasetSettings {
+    fn default() -> Self {
+        DatasetSettings {
+            seed_persons: 10_000,
+            seed: 1,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod pki;
 pub mod policy;
 pub mod problem;
 pub mod reload;
+pub mod seed;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

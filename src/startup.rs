@@ -65,12 +65,22 @@ impl Application {
         let tls = TlsIdentity::load(&settings.tls, metrics.clone())?;
 
         let db_settings = settings.database.clone();
+        let datasets = settings.datasets.clone();
         let database = tokio::task::spawn_blocking(move || -> anyhow::Result<Database> {
             let db = Database::connect(&db_settings)
                 .context("database.url: cannot connect (is the database running? see README)")?;
             let applied = db.migrate()?;
             if !applied.is_empty() {
                 tracing::info!(?applied, "migrations applied");
+            }
+            if datasets.seed_persons > 0 && crate::seed::is_empty(&db)? {
+                let n =
+                    crate::seed::seed(&db, datasets.seed_persons, datasets.seed, false, |_| {})?;
+                tracing::warn!(
+                    persons = n,
+                    seed = datasets.seed,
+                    "the RNI dataset was empty: filled with SYNTHETIC persons"
+                );
             }
             Ok(db)
         })

@@ -59,3 +59,39 @@ diesel::allow_tables_to_appear_in_same_query!(
     disclosure_records,
     disclosure_checkpoints
 );
+
+diesel::table! {
+    rni_personen (burgerservicenummer) {
+        burgerservicenummer -> Text,
+        voornamen -> Text,
+        voorvoegsel -> Nullable<Text>,
+        geslachtsnaam -> Text,
+        geslacht -> Text,
+        geboortedatum -> Text,
+        geboorteplaats -> Text,
+        geboorteland_code -> Text,
+        nationaliteit_code -> Text,
+        buitenland_adresregel1 -> Text,
+        buitenland_adresregel2 -> Text,
+        buitenland_land_code -> Text,
+        verblijf_straat -> Nullable<Text>,
+        verblijf_huisnummer -> Nullable<Integer>,
+        verblijf_huisletter -> Nullable<Text>,
+        verblijf_toevoeging -> Nullable<Text>,
+        verblijf_postcode -> Nullable<Text>,
+        verblijf_woonplaats -> Nullable<Text>,
+        verblijf_gemeentecode -> Nullable<Text>,
+        verblijf_datum_aanvang -> Nullable<Text>,
+        telefoonnummer -> Nullable<Text>,
+        emailadres -> Nullable<Text>,
+        datum_inschrijving -> Text,
+        rni_deelnemer_code -> Text,
+    }
+}
+
+diesel::table! {
+    postcodegebieden (pc4) {
+        pc4 -> Text,
+        gemeentecode -> Text,
+    }
+}

@@ -102,6 +102,7 @@ pub fn test_settings(dir: &Path, database_url: &str) -> Settings {
     s.tls.reload_interval_ms = 100;
     s.policies.dir = policies;
     s.disclosure.keys_dir = dir.join("keys");
+    s.datasets.seed_persons = 0;
     s.disclosure.checkpoint_every_ms = 200;
     s
 }

@@ -1,0 +1,2 @@
+DROP TABLE postcodegebieden;
+DROP TABLE rni_personen;
