@@ -614,7 +614,7 @@ pub fn is_empty(db: &Database) -> Result<bool, StorageError> {
 }
 
 /// Rows per transaction.
-const BATCH: usize = 2_000;
+const BATCH: usize = 50_000;
 
 /// Fills the RNI dataset with `n` persons from seed `seed`; refuses a dataset that has
 /// persons already unless `replace`. `progress` is told of every batch written.
@@ -664,11 +664,11 @@ pub fn seed(
                         diesel::insert_into(rni_personen::table)
                             .values(part)
                             .execute(c)?;
+                        progress(part.len() as u64);
                     }
                     Ok(())
                 })?;
                 written += chunk.len() as u64;
-                progress(chunk.len() as u64);
             }
             Ok::<u64, StorageError>(written)
         }};
