@@ -57,6 +57,7 @@ pub type Routes = fn(&mut web::ServiceConfig);
 /// The data routes of the gateway.
 pub fn exchanges(cfg: &mut web::ServiceConfig) {
     identity::whoami::routes(cfg);
+    crate::exchanges::routes(cfg);
 }
 
 pub fn data_app(
@@ -77,6 +78,7 @@ pub fn data_app(
         .app_data(web::Data::new(RefusalRetention(
             state.refusal_retention_days,
         )))
+        .app_data(web::Data::new(state.database.clone()))
         .app_data(web::Data::new(BodyLimit(state.body_limit)))
         .app_data(web::PayloadConfig::new(state.body_limit))
         .app_data(problem::extractors::json_config(state.body_limit))

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod disclosure;
 pub mod domain;
+pub mod exchanges;
 pub mod identity;
 pub mod limits;
 pub mod metrics;

@@ -294,6 +294,45 @@ const ORIGINS: &[Origin] = &[
     },
 ];
 
+/// Gemeenten that house the most RNI-registered labour migrants, most first.
+const HOTSPOTS: &[&str] = &[
+    "1783", "0599", "0518", "0363", "0983", "1507", "0606", "0855", "0867", "0758", "1894", "0358",
+    "1911", "0794", "0268",
+];
+
+/// The descriptions (tabel 32 and 34) of the codes the generator uses.
+pub fn omschrijving(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "0072" => "Poolse",
+        "0074" => "Roemeense",
+        "0053" => "Bulgaarse",
+        "0055" => "Burger van de Bondsrepubliek Duitsland",
+        "0061" => "Hongaarse",
+        "0046" => "Litouwse",
+        "0044" => "Letse",
+        "0027" => "Slowaakse",
+        "0073" => "Portugese",
+        "0077" => "Spaanse",
+        "0059" => "Griekse",
+        "0064" => "Italiaanse",
+        "0043" => "Kroatische",
+        "7028" => "Polen",
+        "7047" => "Roemenië",
+        "7024" => "Bulgarije",
+        "9089" => "Bondsrepubliek Duitsland",
+        "5017" => "Hongarije",
+        "7066" => "Litouwen",
+        "7064" => "Letland",
+        "6067" => "Slowakije",
+        "7050" => "Portugal",
+        "6037" => "Spanje",
+        "6003" => "Griekenland",
+        "7044" => "Italië",
+        "5051" => "Kroatië",
+        _ => return None,
+    })
+}
+
 const STREETS: &[&str] = &[
     "Kerkstraat",
     "Dorpsstraat",
@@ -437,8 +476,17 @@ impl Persons {
     pub fn new(n: usize, seed: u64) -> Persons {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let territory = Territory::new();
-        let mut order: Vec<usize> = (0..territory.gemeenten.len()).collect();
-        order.shuffle(&mut rng);
+        // The gemeenten where labour migrants concentrate (greenhouses, logistics, ports, cities)
+        // come first; the rest follow in a seeded order.
+        let mut order: Vec<usize> = HOTSPOTS
+            .iter()
+            .filter_map(|h| territory.gemeenten.iter().position(|(code, _)| code == h))
+            .collect();
+        let mut rest: Vec<usize> = (0..territory.gemeenten.len())
+            .filter(|i| !order.contains(i))
+            .collect();
+        rest.shuffle(&mut rng);
+        order.extend(rest);
         let mut gemeente_weights = vec![0u32; territory.gemeenten.len()];
         for (rank, &g) in order.iter().enumerate() {
             // Zipf-like: rank 1 weighs 1000, rank 100 weighs 10.
@@ -736,6 +784,23 @@ mod tests {
             .count();
         assert!(crowded > 50, "{crowded} addresses with 10–20 persons");
         assert!(per_address.values().all(|&n| n <= 20));
+        // Labour-migrant hotspots house the most; the demo gemeenten all have some.
+        for code in ["1783", "0599", "0363", "0606", "0358"] {
+            assert!(
+                persons
+                    .iter()
+                    .filter(|p| p.verblijf_gemeentecode.as_deref() == Some(code))
+                    .count()
+                    > 50,
+                "{code}"
+            );
+        }
+        for p in &persons {
+            assert!(
+                omschrijving(&p.nationaliteit_code).is_some()
+                    && omschrijving(&p.geboorteland_code).is_some()
+            );
+        }
         // Every stay address lies in its gemeente's postcode areas.
         let territory = Territory::new();
         let area: std::collections::HashMap<_, _> = territory.postcodes.iter().cloned().collect();

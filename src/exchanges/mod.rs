@@ -1,0 +1,10 @@
+//! The exchanges: one module per family. Every route takes `Doelbinding` and answers through
+//! `Doelbinding::respond` (records committed first, then the answer).
+
+pub mod rni;
+
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    rni::routes(cfg);
+}

@@ -1,0 +1,331 @@
+//! RNI extracts for gemeenten: counts per address (`rni-telling`) and the persons who gave an
+//! address as their temporary stay address (`rni-adresoverzicht`), within the gemeente's own
+//! territory. Source: the local RNI dataset.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::domain::{Bsn, Gemeentecode, Postcode};
+use crate::policy::enforce::{Doelbinding, Exchange};
+use crate::policy::Operation;
+use crate::problem::{Problem, ProblemCode};
+use crate::seed::{omschrijving, RniPersoon};
+use crate::storage::schema::postcodegebieden;
+use crate::storage::Database;
+
+pub struct Tellingen;
+impl Exchange for Tellingen {
+    const DATASET: &'static str = "rni-adrestellingen";
+    const OPERATION: Operation = Operation::Count;
+}
+
+pub struct Adresoverzicht;
+impl Exchange for Adresoverzicht {
+    const DATASET: &'static str = "rni-personen";
+    const OPERATION: Operation = Operation::Search;
+}
+
+/// A stay address as stored: postcode, huisnummer, huisletter, toevoeging.
+type StayAddress = (Option<String>, Option<i32>, Option<String>, Option<String>);
+
+/// Addresses per page of counts.
+const PAGE: usize = 1_000;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v1/rni/tellingen")
+            .get(tellingen)
+            .default_service(web::to(crate::problem::method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/rni/adressen/{postcode}/{huisnummer}")
+            .get(adressen)
+            .default_service(web::to(crate::problem::method_not_allowed)),
+    );
+}
+
+fn invalid(name: &str, reason: &str) -> Problem {
+    Problem::new(ProblemCode::ParamsValidation)
+        .detail(format!("De parameter {name} is niet correct."))
+        .invalid_param(name, "pattern", reason)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Problem {
+    tracing::error!(error = %e, "RNI dataset unavailable");
+    Problem::not_available()
+}
+
+/// The gemeente whose territory a postcode lies in; a postcode in no known area is outside
+/// every gemeente's scope.
+async fn gemeente_of(db: &Database, postcode: Postcode) -> Result<Option<Gemeentecode>, Problem> {
+    let pc4 = postcode.as_str()[..4].to_owned();
+    let found: Option<String> = db
+        .run(move |c| {
+            postcodegebieden::table
+                .find(pc4)
+                .select(postcodegebieden::gemeentecode)
+                .first(c)
+                .optional()
+        })
+        .await
+        .map_err(unavailable)?;
+    Ok(found.and_then(|g| Gemeentecode::parse(&g).ok()))
+}
+
+fn require_territory<E: Exchange>(
+    d: &Doelbinding<E>,
+    gemeente: Option<Gemeentecode>,
+) -> Result<(), Problem> {
+    match gemeente {
+        Some(g) => d.require_scope(g),
+        None => {
+            Err(Problem::new(ProblemCode::OutOfScope)
+                .detail("Deze postcode ligt niet in uw gemeente."))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TellingenQuery {
+    postcode: Option<String>,
+    volgende: Option<String>,
+}
+
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[serde(rename_all = "camelCase")]
+struct AdresTelling {
+    postcode: String,
+    huisnummer: i32,
+    huisletter: Option<String>,
+    huisnummertoevoeging: Option<String>,
+    aantal: u32,
+}
+
+/// `GET /api/v1/rni/tellingen[?postcode=][&volgende=]`: per address in the caller's gemeente,
+/// how many RNI persons gave it as temporary stay address. No personal data.
+async fn tellingen(
+    d: Doelbinding<Tellingen>,
+    q: web::Query<TellingenQuery>,
+    db: web::Data<Database>,
+) -> Result<HttpResponse, Problem> {
+    let gemeente = d.requester.gemeentecode.ok_or_else(|| {
+        Problem::new(ProblemCode::OutOfScope)
+            .detail("Tellingen gaan over het grondgebied van een gemeente.")
+    })?;
+    d.require_scope(gemeente)?;
+    let postcode = match &q.postcode {
+        Some(p) => {
+            let p = Postcode::parse(p)
+                .map_err(|_| invalid("postcode", "Een postcode is 4 cijfers en 2 letters."))?;
+            require_territory(&d, gemeente_of(&db, p).await?)?;
+            Some(p)
+        }
+        None => None,
+    };
+    // The cursor: the first address of the page, as "<postcode>-<huisnummer>".
+    let start = match &q.volgende {
+        Some(c) => {
+            let (pc, hn) = c
+                .split_once('-')
+                .ok_or_else(|| invalid("volgende", "Gebruik de waarde van 'volgende'."))?;
+            let pc = Postcode::parse(pc)
+                .map_err(|_| invalid("volgende", "Gebruik de waarde van 'volgende'."))?;
+            let hn: i32 = hn
+                .parse()
+                .map_err(|_| invalid("volgende", "Gebruik de waarde van 'volgende'."))?;
+            (pc.as_str().to_owned(), hn)
+        }
+        None => (String::new(), 0),
+    };
+    let (lo, hi) = match postcode {
+        Some(p) => (p.as_str().to_owned(), p.as_str().to_owned()),
+        None => (start.0.clone(), "ZZZZZZ".to_owned()),
+    };
+    let code = gemeente.as_str().to_owned();
+    // Enough rows for a page of addresses; an address cut off at the end starts the next page.
+    let limit = (PAGE * 25) as i64;
+    let rows: Vec<StayAddress> = db
+        .run(move |c| {
+            use crate::storage::schema::rni_personen::dsl::*;
+            rni_personen
+                .select((
+                    verblijf_postcode,
+                    verblijf_huisnummer,
+                    verblijf_huisletter,
+                    verblijf_toevoeging,
+                ))
+                .filter(verblijf_gemeentecode.eq(code))
+                .filter(verblijf_postcode.between(lo, hi))
+                .filter(
+                    verblijf_postcode.gt(start.0.clone()).or(verblijf_postcode
+                        .eq(start.0)
+                        .and(verblijf_huisnummer.ge(start.1))),
+                )
+                .order((verblijf_postcode, verblijf_huisnummer))
+                .limit(limit)
+                .load(c)
+        })
+        .await
+        .map_err(unavailable)?;
+    let truncated = rows.len() as i64 == limit;
+    let mut counts: BTreeMap<(String, i32, Option<String>, Option<String>), u32> = BTreeMap::new();
+    for (pc, hn, hl, tv) in rows {
+        if let (Some(pc), Some(hn)) = (pc, hn) {
+            *counts.entry((pc, hn, hl, tv)).or_default() += 1;
+        }
+    }
+    let mut adressen: Vec<AdresTelling> = Vec::new();
+    let mut volgende = None;
+    let mut addresses_seen = Vec::<(String, i32)>::new();
+    for ((pc, hn, hl, tv), aantal) in counts {
+        if addresses_seen.last() != Some(&(pc.clone(), hn)) {
+            addresses_seen.push((pc.clone(), hn));
+        }
+        if addresses_seen.len() > PAGE {
+            volgende = Some(format!("{pc}-{hn}"));
+            break;
+        }
+        adressen.push(AdresTelling {
+            postcode: pc,
+            huisnummer: hn,
+            huisletter: hl,
+            huisnummertoevoeging: tv,
+            aantal,
+        });
+    }
+    if volgende.is_none() && truncated {
+        // The last address may be incomplete: leave it for the next page.
+        if let Some((pc, hn)) = addresses_seen.last().cloned() {
+            adressen.retain(|a| (a.postcode.as_str(), a.huisnummer) != (pc.as_str(), hn));
+            volgende = Some(format!("{pc}-{hn}"));
+        }
+    }
+    let mut records = serde_json::to_value(&adressen).expect("serialisable");
+    d.minimise(&mut records);
+    let body = json!({ "gemeentecode": gemeente, "adressen": records, "volgende": volgende });
+    let fields: Vec<&str> = d.fields().paths().collect();
+    d.respond(&body, &[], &fields).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdresQuery {
+    huisletter: Option<String>,
+    toevoeging: Option<String>,
+}
+
+/// The full person as the source knows it; minimisation keeps what the activity allows.
+fn persoon(p: &RniPersoon) -> Value {
+    let code = |c: &str| json!({ "code": c, "omschrijving": omschrijving(c) });
+    json!({
+        "burgerservicenummer": p.burgerservicenummer,
+        "naam": { "voornamen": p.voornamen, "voorvoegsel": p.voorvoegsel, "geslachtsnaam": p.geslachtsnaam },
+        "geslacht": { "code": p.geslacht },
+        "geboorte": {
+            "datum": { "type": "Datum", "datum": p.geboortedatum },
+            "plaats": { "omschrijving": p.geboorteplaats },
+            "land": code(&p.geboorteland_code),
+        },
+        "nationaliteiten": [{ "type": "Nationaliteit", "nationaliteit": code(&p.nationaliteit_code) }],
+        "verblijfplaats": {
+            "type": "VerblijfplaatsBuitenland",
+            "verblijfadres": {
+                "regel1": p.buitenland_adresregel1,
+                "regel2": p.buitenland_adresregel2,
+                "land": code(&p.buitenland_land_code),
+            },
+        },
+        "datumInschrijvingRni": p.datum_inschrijving,
+        "tijdelijkVerblijfsadres": {
+            "straat": p.verblijf_straat,
+            "huisnummer": p.verblijf_huisnummer,
+            "huisletter": p.verblijf_huisletter,
+            "huisnummertoevoeging": p.verblijf_toevoeging,
+            "postcode": p.verblijf_postcode,
+            "woonplaats": p.verblijf_woonplaats,
+            "gemeentecode": p.verblijf_gemeentecode,
+            "datumAanvang": p.verblijf_datum_aanvang,
+        },
+        "contactgegevens": { "telefoonnummer": p.telefoonnummer, "emailadres": p.emailadres },
+        "rni": [{ "deelnemer": { "code": p.rni_deelnemer_code }, "categorie": "Persoon" }],
+    })
+}
+
+/// `GET /api/v1/rni/adressen/{postcode}/{huisnummer}`: the RNI persons who gave this address in
+/// the caller's gemeente as their temporary stay address. No hits is an explicit empty list.
+async fn adressen(
+    d: Doelbinding<Adresoverzicht>,
+    path: web::Path<(String, String)>,
+    q: web::Query<AdresQuery>,
+    db: web::Data<Database>,
+) -> Result<HttpResponse, Problem> {
+    let (postcode, huisnummer) = path.into_inner();
+    let postcode = Postcode::parse(&postcode)
+        .map_err(|_| invalid("postcode", "Een postcode is 4 cijfers en 2 letters."))?;
+    let huisnummer: i32 = huisnummer
+        .parse()
+        .ok()
+        .filter(|n| (1..=99_999).contains(n))
+        .ok_or_else(|| invalid("huisnummer", "Een huisnummer is 1 tot en met 99999."))?;
+    let huisletter = match &q.huisletter {
+        Some(l) if l.len() == 1 && l.chars().all(|c| c.is_ascii_alphabetic()) => {
+            Some(l.to_ascii_uppercase())
+        }
+        Some(_) => return Err(invalid("huisletter", "Een huisletter is één letter.")),
+        None => None,
+    };
+    if q.toevoeging.as_ref().is_some_and(|t| {
+        t.is_empty() || t.len() > 4 || !t.chars().all(|c| c.is_ascii_alphanumeric())
+    }) {
+        return Err(invalid(
+            "toevoeging",
+            "Een toevoeging is 1 tot 4 letters of cijfers.",
+        ));
+    }
+    require_territory(&d, gemeente_of(&db, postcode).await?)?;
+    let (pc, toevoeging) = (postcode.as_str().to_owned(), q.toevoeging.clone());
+    let hl = huisletter.clone();
+    let found: Vec<RniPersoon> = db
+        .run(move |c| {
+            use crate::storage::schema::rni_personen::dsl::*;
+            let rows: Vec<RniPersoon> = rni_personen
+                .filter(verblijf_postcode.eq(pc))
+                .filter(verblijf_huisnummer.eq(huisnummer))
+                .order(burgerservicenummer)
+                .select(RniPersoon::as_select())
+                .load(c)?;
+            Ok(rows
+                .into_iter()
+                .filter(|p| hl.is_none() || p.verblijf_huisletter == hl)
+                .filter(|p| toevoeging.is_none() || p.verblijf_toevoeging == toevoeging)
+                .collect())
+        })
+        .await
+        .map_err(unavailable)?;
+    let subjects: Vec<Bsn> = found
+        .iter()
+        .filter_map(|p| Bsn::parse(&p.burgerservicenummer).ok())
+        .collect();
+    let mut personen: Vec<Value> = found.iter().map(persoon).collect();
+    for p in &mut personen {
+        d.minimise(p);
+    }
+    let body = json!({
+        "adres": {
+            "postcode": postcode,
+            "huisnummer": huisnummer,
+            "huisletter": huisletter,
+            "huisnummertoevoeging": q.toevoeging,
+        },
+        "personen": personen,
+        // A lookup without hits is the absence of data, not a finding: the source was asked.
+        "bronGeraadpleegd": true,
+    });
+    let fields: Vec<&str> = d.fields().paths().collect();
+    d.respond(&body, &subjects, &fields).await
+}

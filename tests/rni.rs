@@ -1,0 +1,237 @@
+//! RNI extracts for gemeenten over real mTLS: counts per address and the per-address overview,
+//! own territory only, only the allowed fields, every disclosure recorded.
+
+mod common;
+
+use common::{spawn_app_with, Backend, TestApp};
+use diesel::prelude::*;
+use doelpoort::storage::schema::disclosure_records::dsl as r;
+use doelpoort::storage::schema::postcodegebieden;
+use serde_json::Value;
+
+const ACT: &str = "x-processing-activity";
+
+async fn app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| s.datasets.seed_persons = 3_000).await
+}
+
+async fn get(
+    app: &TestApp,
+    client: &str,
+    activity: &str,
+    path: &str,
+) -> (u16, Value, Option<String>) {
+    let res = app
+        .client(client)
+        .get(app.data_url(path))
+        .header(ACT, activity)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let id = res
+        .headers()
+        .get("x-disclosure-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, res.json().await.unwrap(), id)
+}
+
+/// (postcode, huisnummer, persons) of every stay address in `gemeente`, most persons first.
+fn addresses(app: &TestApp, gemeente: &str) -> Vec<(String, i32, i64)> {
+    let db = app.database();
+    let mut conn = db.checkout().unwrap();
+    use doelpoort::storage::schema::rni_personen::dsl::*;
+    let mut rows: Vec<(Option<String>, Option<i32>, i64)> = rni_personen
+        .filter(verblijf_gemeentecode.eq(gemeente))
+        .group_by((verblijf_postcode, verblijf_huisnummer))
+        .select((
+            verblijf_postcode,
+            verblijf_huisnummer,
+            diesel::dsl::count_star(),
+        ))
+        .load(&mut *conn)
+        .unwrap();
+    rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    rows.into_iter()
+        .map(|(p, h, n)| (p.unwrap(), h.unwrap(), n))
+        .collect()
+}
+
+fn area_of(app: &TestApp, pc4: &str) -> String {
+    let db = app.database();
+    let mut conn = db.checkout().unwrap();
+    postcodegebieden::table
+        .find(pc4)
+        .select(postcodegebieden::gemeentecode)
+        .first(&mut *conn)
+        .unwrap()
+}
+
+fn record_count(app: &TestApp, id: &str) -> (i32, i64) {
+    let (trace, op) = id.split_once('-').unwrap();
+    let (trace, op) = (hex::decode(trace).unwrap(), hex::decode(op).unwrap());
+    let db = app.database();
+    let mut conn = db.checkout().unwrap();
+    let count: i32 = r::disclosure_records
+        .filter(r::trace_id.eq(&trace).and(r::operation_id.eq(&op)))
+        .select(r::record_count)
+        .first(&mut *conn)
+        .unwrap();
+    let children: i64 = r::disclosure_records
+        .filter(r::trace_id.eq(&trace).and(r::parent_operation_id.eq(&op)))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    (count, children)
+}
+
+async fn counts_and_overview(backend: Backend) {
+    let app = app(backend).await;
+    let own = addresses(&app, "0363");
+    assert!(
+        own.len() > 10,
+        "the seed gave Amsterdam too few addresses: {}",
+        own.len()
+    );
+    let total: i64 = own.iter().map(|a| a.2).sum();
+
+    // Counts: the whole gemeente, its own postcodes only, adding up to its persons.
+    let (status, body, id) = get(
+        &app,
+        "gemeente-0363",
+        "rni-telling",
+        "/api/v1/rni/tellingen",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["gemeentecode"], "0363");
+    assert!(body["volgende"].is_null());
+    let rows = body["adressen"].as_array().unwrap();
+    let sum: i64 = rows.iter().map(|a| a["aantal"].as_i64().unwrap()).sum();
+    assert_eq!(sum, total);
+    for a in rows {
+        assert_eq!(area_of(&app, &a["postcode"].as_str().unwrap()[..4]), "0363");
+        assert!(a.get("burgerservicenummers").is_none());
+    }
+    assert_eq!(
+        record_count(&app, &id.unwrap()),
+        (0, 0),
+        "counts name no person"
+    );
+
+    // One postcode of its own; another gemeente's postcode is out of scope.
+    let (pc, hn, n) = own[0].clone();
+    let (status, body, _) = get(
+        &app,
+        "gemeente-0363",
+        "rni-telling",
+        &format!("/api/v1/rni/tellingen?postcode={pc}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body["adressen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["postcode"] == pc.as_str()));
+    let theirs = addresses(&app, "0599")[0].0.clone();
+    let (status, body, id) = get(
+        &app,
+        "gemeente-0363",
+        "rni-telling",
+        &format!("/api/v1/rni/tellingen?postcode={theirs}"),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("outOfScope")));
+    assert!(id.is_some(), "the refusal is recorded");
+    for bad in [
+        "postcode=12AB",
+        "postcode=1012ABC",
+        "volgende=xyz",
+        "onbekend=1",
+    ] {
+        let (status, body, _) = get(
+            &app,
+            "gemeente-0363",
+            "rni-telling",
+            &format!("/api/v1/rni/tellingen?{bad}"),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("paramsValidation")),
+            "{bad}: {body}"
+        );
+    }
+
+    // The overview of the fullest address: every person, only the allowed fields, one record each.
+    let (status, body, id) = get(
+        &app,
+        "gemeente-0363",
+        "rni-adresoverzicht",
+        &format!("/api/v1/rni/adressen/{pc}/{hn}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let personen = body["personen"].as_array().unwrap();
+    assert_eq!(personen.len() as i64, n);
+    for p in personen {
+        let keys: Vec<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();
+        for k in &keys {
+            assert!(
+                [
+                    "burgerservicenummer",
+                    "naam",
+                    "geboorte",
+                    "nationaliteiten",
+                    "datumInschrijvingRni",
+                    "tijdelijkVerblijfsadres"
+                ]
+                .contains(k),
+                "field {k} is not allowed under rni-adresoverzicht"
+            );
+        }
+        assert!(p["geboorte"].get("plaats").is_none() && p["naam"].get("voornamen").is_some());
+        assert_eq!(p["tijdelijkVerblijfsadres"]["postcode"], pc.as_str());
+    }
+    assert_eq!(record_count(&app, &id.unwrap()), (n as i32, n));
+
+    // No one there: an explicit empty answer, not an error. Someone else's address: refused.
+    let (status, body, _) = get(
+        &app,
+        "gemeente-0363",
+        "rni-adresoverzicht",
+        &format!("/api/v1/rni/adressen/{pc}/99999"),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            body["personen"].as_array().map(Vec::len),
+            body["bronGeraadpleegd"].as_bool()
+        ),
+        (200, Some(0), Some(true))
+    );
+    let (status, body, _) = get(
+        &app,
+        "gemeente-0363",
+        "rni-adresoverzicht",
+        &format!("/api/v1/rni/adressen/{theirs}/1"),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("outOfScope")));
+    // Not for the Arbeidsinspectie under these activities.
+    let (status, body, _) = get(&app, "nla", "rni-telling", "/api/v1/rni/tellingen").await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("notPermitted")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn rni_extracts_on_sqlite() {
+    counts_and_overview(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn rni_extracts_on_postgres() {
+    counts_and_overview(Backend::Postgres).await;
+}
