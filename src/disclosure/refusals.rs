@@ -24,34 +24,37 @@ pub async fn record_refusals(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let log = req.app_data::<web::Data<DisclosureLog>>().cloned();
-    let retention = req
-        .app_data::<web::Data<RefusalRetention>>()
-        .map_or(2557, |r| r.0);
-    let name = format!(
-        "refused: {} {}",
-        req.method(),
-        req.match_pattern().unwrap_or_else(|| "(unmatched)".into())
-    );
-    // The activity the caller named, only if the register knows it: the header is the
-    // caller's own text and could hold anything, a BSN included.
-    let asked_activity = req
-        .headers()
-        .get(ACTIVITY_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let policy = req.app_data::<web::Data<PolicyStore>>()?.current();
-            policy.register.get(v.trim()).map(|(_, a)| a.id.clone())
-        });
-    let connection_oin = match req.conn_data::<ClientIdentity>() {
-        Some(ClientIdentity::Oin(oin)) => Some(oin.to_string()),
-        _ => None,
-    };
     let mut res = next.call(req).await?;
     if !res.status().is_client_error() {
         return Ok(res);
     }
-    let Some(log) = log else { return Ok(res) };
+    // Only refusals pay for what follows; an answered request goes straight through.
+    let http = res.request();
+    let Some(log) = http.app_data::<web::Data<DisclosureLog>>().cloned() else {
+        return Ok(res);
+    };
+    let retention = http
+        .app_data::<web::Data<RefusalRetention>>()
+        .map_or(2557, |r| r.0);
+    let name = format!(
+        "refused: {} {}",
+        http.method(),
+        http.match_pattern().unwrap_or_else(|| "(unmatched)".into())
+    );
+    // The activity the caller named, only if the register knows it: the header is the
+    // caller's own text and could hold anything, a BSN included.
+    let asked_activity = http
+        .headers()
+        .get(ACTIVITY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let policy = http.app_data::<web::Data<PolicyStore>>()?.current();
+            policy.register.get(v.trim()).map(|(_, a)| a.id.clone())
+        });
+    let connection_oin = match http.conn_data::<ClientIdentity>() {
+        Some(ClientIdentity::Oin(oin)) => Some(oin.to_string()),
+        _ => None,
+    };
     let code = res
         .response()
         .error()
