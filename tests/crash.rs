@@ -79,12 +79,7 @@ async fn killed_under_load_loses_nothing(database_url: &str) {
 
     // Restart on the same database: it comes up, and everything answered is there.
     let (mut again, _) = serve(dir.path(), database_url);
-    let db = doelpoort::storage::Database::connect(&doelpoort::config::DatabaseSettings {
-        url: database_url.to_owned(),
-        pool_size: 2,
-        connect_timeout_ms: 5_000,
-    })
-    .unwrap();
+    let db = common::connect(database_url);
     let mut conn = db.checkout().unwrap();
     for id in &ids {
         let (trace, op) = id.split_once('-').unwrap();

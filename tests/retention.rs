@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::PgTestDb;
-use doelpoort::config::{DatabaseSettings, DisclosureSettings};
+use doelpoort::config::DisclosureSettings;
 use doelpoort::disclosure::purge::purge;
 use doelpoort::disclosure::verify::verify;
 use doelpoort::disclosure::{now_ms, DisclosureLog, Keys, Record, Status};
@@ -41,12 +41,7 @@ fn record(retain_until_ms: i64) -> Record {
 }
 
 fn database(url: &str) -> Database {
-    let db = Database::connect(&DatabaseSettings {
-        url: url.to_owned(),
-        pool_size: 4,
-        connect_timeout_ms: 5_000,
-    })
-    .unwrap();
+    let db = common::connect(url);
     db.migrate().unwrap();
     db
 }

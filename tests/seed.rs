@@ -29,12 +29,7 @@ fn seed(dir: &std::path::Path, url: &str, args: &[&str]) -> (bool, String) {
 
 /// A digest of every person, in BSN order, and the number of postcode areas.
 fn digest(url: &str) -> (String, i64, i64) {
-    let db = doelpoort::storage::Database::connect(&doelpoort::config::DatabaseSettings {
-        url: url.to_owned(),
-        pool_size: 1,
-        connect_timeout_ms: 5_000,
-    })
-    .unwrap();
+    let db = common::connect(url);
     let mut conn = db.checkout().unwrap();
     let persons: Vec<RniPersoon> = rni_personen::table
         .order(rni_personen::burgerservicenummer)

@@ -7,16 +7,8 @@ use common::{spawn_app, Backend, PgTestDb};
 use doelpoort::config::DatabaseSettings;
 use doelpoort::storage::{instances, Database};
 
-fn settings(url: &str) -> DatabaseSettings {
-    DatabaseSettings {
-        url: url.to_owned(),
-        pool_size: 2,
-        connect_timeout_ms: 5_000,
-    }
-}
-
 async fn migrations_apply_from_scratch_and_twice(url: &str) {
-    let db = Database::connect(&settings(url)).unwrap();
+    let db = common::connect(url);
     let first = db.migrate().unwrap();
     assert!(!first.is_empty(), "nothing applied on an empty database");
     assert!(
@@ -24,11 +16,7 @@ async fn migrations_apply_from_scratch_and_twice(url: &str) {
         "a second run applied something"
     );
     // And from a new pool, as a restarted gateway would.
-    assert!(Database::connect(&settings(url))
-        .unwrap()
-        .migrate()
-        .unwrap()
-        .is_empty());
+    assert!(common::connect(url).migrate().unwrap().is_empty());
 
     instances::register(&db, "gw-a").await.unwrap();
     instances::register(&db, "gw-b").await.unwrap();
@@ -74,11 +62,7 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
         synchronous: i32,
     }
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::connect(&settings(&format!(
-        "sqlite://{}",
-        dir.path().join("x.db").display()
-    )))
-    .unwrap();
+    let db = common::connect(&format!("sqlite://{}", dir.path().join("x.db").display()));
     let mut conn = db.checkout().unwrap();
     let doelpoort::storage::DbConnection::Sqlite(c) = &mut *conn else {
         panic!("not SQLite")
@@ -121,7 +105,7 @@ async fn gateway_serves_on(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let db = Database::connect(&settings(&app.settings.database.url)).unwrap();
+    let db = common::connect(&app.settings.database.url);
     let listed = instances::list(&db).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].0, app.settings.server.instance_id);

@@ -26,6 +26,16 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
+/// A connection pool on the database at `url` (SQLite or PostgreSQL).
+pub fn connect(url: &str) -> doelpoort::storage::Database {
+    doelpoort::storage::Database::connect(&doelpoort::config::DatabaseSettings {
+        url: url.to_owned(),
+        pool_size: 4,
+        connect_timeout_ms: 5_000,
+    })
+    .unwrap()
+}
+
 /// A PostgreSQL database of its own for one test, dropped afterwards.
 pub struct PgTestDb {
     pub url: String,
