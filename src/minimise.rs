@@ -50,6 +50,11 @@ impl FieldSet {
         false
     }
 
+    /// Is `path` itself one of the set's paths (not merely beneath one)?
+    pub fn contains(&self, path: &str) -> bool {
+        self.allowed.contains(path)
+    }
+
     /// Is every path of `other` allowed by this set?
     pub fn covers(&self, other: &FieldSet) -> bool {
         other.allowed.iter().all(|p| self.allows(p))

@@ -15,6 +15,8 @@ pub const CONTENT_TYPE: &str = "application/problem+json";
 #[serde(rename_all = "camelCase")]
 pub enum ProblemCode {
     ParamsValidation,
+    /// Haal Centraal's code for a missing mandatory parameter.
+    ParamsCombination,
     UnauthorizedField,
     MissingProcessingActivity,
     UnknownProcessingActivity,
@@ -37,9 +39,10 @@ impl ProblemCode {
     pub fn status(self) -> StatusCode {
         use ProblemCode::*;
         match self {
-            ParamsValidation | MissingProcessingActivity | CaseReferenceRequired => {
-                StatusCode::BAD_REQUEST
-            }
+            ParamsValidation
+            | ParamsCombination
+            | MissingProcessingActivity
+            | CaseReferenceRequired => StatusCode::BAD_REQUEST,
             Authentication => StatusCode::UNAUTHORIZED,
             UnauthorizedField
             | UnknownProcessingActivity
@@ -62,6 +65,7 @@ impl ProblemCode {
         use ProblemCode::*;
         match self {
             ParamsValidation => "paramsValidation",
+            ParamsCombination => "paramsCombination",
             UnauthorizedField => "unauthorizedField",
             MissingProcessingActivity => "missingProcessingActivity",
             UnknownProcessingActivity => "unknownProcessingActivity",
@@ -86,6 +90,7 @@ impl ProblemCode {
         use ProblemCode::*;
         match self {
             ParamsValidation => "Een of meerdere parameters zijn niet correct.",
+            ParamsCombination => "Minimale combinatie van parameters moet worden opgegeven.",
             UnauthorizedField => "U bent niet geautoriseerd voor een gevraagd veld.",
             MissingProcessingActivity => {
                 "De verwerkingsactiviteit (X-Processing-Activity) ontbreekt."

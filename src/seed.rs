@@ -686,6 +686,8 @@ pub fn seed(
             $c.transaction::<_, diesel::result::Error, _>(|c| {
                 diesel::delete(rni_personen::table).execute(c)?;
                 diesel::delete(postcodegebieden::table).execute(c)?;
+                diesel::delete(crate::storage::schema::rni_verblijfsadres_historie::table)
+                    .execute(c)?;
                 for chunk in territory.postcodes.chunks(BATCH) {
                     let rows: Vec<_> = chunk
                         .iter()

@@ -1,10 +1,16 @@
 //! The exchanges: one module per family. Every route takes `Doelbinding` and answers through
 //! `Doelbinding::respond` (records committed first, then the answer).
 
+pub mod abo;
+pub mod haalcentraal;
+pub mod persoon;
 pub mod rni;
+pub mod territory;
 
 use actix_web::web;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     rni::routes(cfg);
+    haalcentraal::routes(cfg);
+    abo::routes(cfg);
 }

@@ -9,12 +9,13 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::domain::{Bsn, Gemeentecode, Postcode};
+use super::persoon::persoon;
+use super::territory::{require_postcode_in_scope, unavailable};
+use crate::domain::{Bsn, Postcode};
 use crate::policy::enforce::{Doelbinding, Exchange};
 use crate::policy::Operation;
 use crate::problem::{Problem, ProblemCode};
-use crate::seed::{omschrijving, RniPersoon};
-use crate::storage::schema::postcodegebieden;
+use crate::seed::RniPersoon;
 use crate::storage::Database;
 
 pub struct Tellingen;
@@ -54,41 +55,6 @@ fn invalid(name: &str, reason: &str) -> Problem {
         .invalid_param(name, "pattern", reason)
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Problem {
-    tracing::error!(error = %e, "RNI dataset unavailable");
-    Problem::not_available()
-}
-
-/// The gemeente whose territory a postcode lies in; a postcode in no known area is outside
-/// every gemeente's scope.
-async fn gemeente_of(db: &Database, postcode: Postcode) -> Result<Option<Gemeentecode>, Problem> {
-    let pc4 = postcode.as_str()[..4].to_owned();
-    let found: Option<String> = db
-        .run(move |c| {
-            postcodegebieden::table
-                .find(pc4)
-                .select(postcodegebieden::gemeentecode)
-                .first(c)
-                .optional()
-        })
-        .await
-        .map_err(unavailable)?;
-    Ok(found.and_then(|g| Gemeentecode::parse(&g).ok()))
-}
-
-fn require_territory<E: Exchange>(
-    d: &Doelbinding<E>,
-    gemeente: Option<Gemeentecode>,
-) -> Result<(), Problem> {
-    match gemeente {
-        Some(g) => d.require_scope(g),
-        None => {
-            Err(Problem::new(ProblemCode::OutOfScope)
-                .detail("Deze postcode ligt niet in uw gemeente."))
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TellingenQuery {
@@ -122,7 +88,7 @@ async fn tellingen(
         Some(p) => {
             let p = Postcode::parse(p)
                 .map_err(|_| invalid("postcode", "Een postcode is 4 cijfers en 2 letters."))?;
-            require_territory(&d, gemeente_of(&db, p).await?)?;
+            require_postcode_in_scope(&d, &db, p).await?;
             Some(p)
         }
         None => None,
@@ -219,43 +185,6 @@ struct AdresQuery {
     toevoeging: Option<String>,
 }
 
-/// The full person as the source knows it; minimisation keeps what the activity allows.
-fn persoon(p: &RniPersoon) -> Value {
-    let code = |c: &str| json!({ "code": c, "omschrijving": omschrijving(c) });
-    json!({
-        "burgerservicenummer": p.burgerservicenummer,
-        "naam": { "voornamen": p.voornamen, "voorvoegsel": p.voorvoegsel, "geslachtsnaam": p.geslachtsnaam },
-        "geslacht": { "code": p.geslacht },
-        "geboorte": {
-            "datum": { "type": "Datum", "datum": p.geboortedatum },
-            "plaats": { "omschrijving": p.geboorteplaats },
-            "land": code(&p.geboorteland_code),
-        },
-        "nationaliteiten": [{ "type": "Nationaliteit", "nationaliteit": code(&p.nationaliteit_code) }],
-        "verblijfplaats": {
-            "type": "VerblijfplaatsBuitenland",
-            "verblijfadres": {
-                "regel1": p.buitenland_adresregel1,
-                "regel2": p.buitenland_adresregel2,
-                "land": code(&p.buitenland_land_code),
-            },
-        },
-        "datumInschrijvingRni": p.datum_inschrijving,
-        "tijdelijkVerblijfsadres": {
-            "straat": p.verblijf_straat,
-            "huisnummer": p.verblijf_huisnummer,
-            "huisletter": p.verblijf_huisletter,
-            "huisnummertoevoeging": p.verblijf_toevoeging,
-            "postcode": p.verblijf_postcode,
-            "woonplaats": p.verblijf_woonplaats,
-            "gemeentecode": p.verblijf_gemeentecode,
-            "datumAanvang": p.verblijf_datum_aanvang,
-        },
-        "contactgegevens": { "telefoonnummer": p.telefoonnummer, "emailadres": p.emailadres },
-        "rni": [{ "deelnemer": { "code": p.rni_deelnemer_code }, "categorie": "Persoon" }],
-    })
-}
-
 /// `GET /api/v1/rni/adressen/{postcode}/{huisnummer}`: the RNI persons who gave this address in
 /// the caller's gemeente as their temporary stay address. No hits is an explicit empty list.
 async fn adressen(
@@ -287,7 +216,7 @@ async fn adressen(
             "Een toevoeging is 1 tot 4 letters of cijfers.",
         ));
     }
-    require_territory(&d, gemeente_of(&db, postcode).await?)?;
+    require_postcode_in_scope(&d, &db, postcode).await?;
     let (pc, toevoeging) = (postcode.as_str().to_owned(), q.toevoeging.clone());
     let hl = huisletter.clone();
     let found: Vec<RniPersoon> = db
@@ -311,7 +240,8 @@ async fn adressen(
         .iter()
         .filter_map(|p| Bsn::parse(&p.burgerservicenummer).ok())
         .collect();
-    let mut personen: Vec<Value> = found.iter().map(persoon).collect();
+    let today = crate::policy::today();
+    let mut personen: Vec<Value> = found.iter().map(|p| persoon(p, today)).collect();
     for p in &mut personen {
         d.minimise(p);
     }

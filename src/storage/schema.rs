@@ -95,3 +95,21 @@ diesel::table! {
         gemeentecode -> Text,
     }
 }
+
+diesel::table! {
+    rni_verblijfsadres_historie (burgerservicenummer, volgnummer) {
+        burgerservicenummer -> Text,
+        volgnummer -> Integer,
+        verblijf_straat -> Nullable<Text>,
+        verblijf_huisnummer -> Nullable<Integer>,
+        verblijf_huisletter -> Nullable<Text>,
+        verblijf_toevoeging -> Nullable<Text>,
+        verblijf_postcode -> Nullable<Text>,
+        verblijf_woonplaats -> Nullable<Text>,
+        verblijf_gemeentecode -> Nullable<Text>,
+        verblijf_datum_aanvang -> Nullable<Text>,
+        gewijzigd_op_ms -> BigInt,
+        gewijzigd_door_oin -> Text,
+        disclosure_id -> Text,
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE rni_verblijfsadres_historie;
+DROP INDEX rni_personen_geboortedatum;

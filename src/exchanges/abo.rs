@@ -1,0 +1,379 @@
+//! The ABO experiment (Experimentbesluit gemeenten als aangewezen bestuursorgaan): five
+//! gemeenten, 2023-10-01 … 2027-09-30, may see the contact details of RNI persons staying in
+//! their territory (`rni-contactgegevens`) and update a person's temporary stay address
+//! (`rni-verblijfsadres-wijziging`). Which gemeenten and which dates is the register's business;
+//! this module only does the work.
+//!
+//! An update is a write to the source: it is validated, recorded as a disclosure *first* (so
+//! that no change can exist without its record; a change that then fails leaves a record of
+//! an attempt, never the reverse), then applied in one transaction that keeps the previous
+//! address in `rni_verblijfsadres_historie`.
+
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::persoon::{persoon, tijdelijk_verblijfsadres};
+use super::territory::{gemeente_of, require_postcode_in_scope, unavailable};
+use crate::disclosure::now_ms;
+use crate::disclosure::refusals::DISCLOSURE_ID;
+use crate::domain::{Bsn, Postcode};
+use crate::policy::enforce::{Doelbinding, Exchange};
+use crate::policy::Operation;
+use crate::problem::{Problem, ProblemCode};
+use crate::seed::RniPersoon;
+use crate::storage::schema::{rni_personen, rni_verblijfsadres_historie as historie};
+use crate::storage::Database;
+
+pub struct Contactgegevens;
+impl Exchange for Contactgegevens {
+    const DATASET: &'static str = "rni-personen";
+    const OPERATION: Operation = Operation::Search;
+}
+
+pub struct VerblijfsadresWijziging;
+impl Exchange for VerblijfsadresWijziging {
+    const DATASET: &'static str = "rni-personen";
+    const OPERATION: Operation = Operation::Write;
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v1/rni/contactgegevens")
+            .get(contactgegevens)
+            .default_service(web::to(crate::problem::method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/rni/personen/{bsn}/verblijfsadres")
+            .put(wijzig_verblijfsadres)
+            .default_service(web::to(crate::problem::method_not_allowed)),
+    );
+}
+
+fn invalid(name: &str, code: &str, reason: &str) -> Problem {
+    Problem::new(ProblemCode::ParamsValidation)
+        .detail(format!("De foutieve parameter(s) zijn: {name}."))
+        .invalid_param(name, code, reason)
+}
+
+fn postcode(name: &str, value: &str) -> Result<Postcode, Problem> {
+    Postcode::parse(value)
+        .map_err(|_| invalid(name, "pattern", "Een postcode is 4 cijfers en 2 letters."))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactQuery {
+    postcode: String,
+    huisnummer: Option<i32>,
+}
+
+/// `GET /api/v1/rni/contactgegevens?postcode=…[&huisnummer=…]`: contact details of the RNI
+/// persons who gave an address at this postcode, in the caller's gemeente, as their temporary
+/// stay address.
+async fn contactgegevens(
+    d: Doelbinding<Contactgegevens>,
+    q: web::Query<ContactQuery>,
+    db: web::Data<Database>,
+) -> Result<HttpResponse, Problem> {
+    let pc = postcode("postcode", &q.postcode)?;
+    if q.huisnummer.is_some_and(|n| !(1..=99_999).contains(&n)) {
+        return Err(invalid(
+            "huisnummer",
+            "maximum",
+            "Een huisnummer is 1 tot en met 99999.",
+        ));
+    }
+    require_postcode_in_scope(&d, &db, pc).await?;
+    let (code, huisnummer) = (pc.as_str().to_owned(), q.huisnummer);
+    let found: Vec<RniPersoon> = db
+        .run(move |c| {
+            use crate::storage::schema::rni_personen::dsl::*;
+            let mut query = rni_personen
+                .filter(verblijf_postcode.eq(code))
+                .select(RniPersoon::as_select())
+                .order((verblijf_huisnummer, burgerservicenummer))
+                .into_boxed();
+            if let Some(n) = huisnummer {
+                query = query.filter(verblijf_huisnummer.eq(n));
+            }
+            query.load(c)
+        })
+        .await
+        .map_err(unavailable)?;
+    let today = crate::policy::today();
+    let subjects: Vec<Bsn> = found
+        .iter()
+        .filter_map(|p| Bsn::parse(&p.burgerservicenummer).ok())
+        .collect();
+    let personen: Vec<Value> = found
+        .iter()
+        .map(|p| {
+            let mut v = persoon(p, today);
+            d.minimise(&mut v);
+            v
+        })
+        .collect();
+    let body = json!({
+        "postcode": pc,
+        "huisnummer": q.huisnummer,
+        "personen": personen,
+        "bronGeraadpleegd": true,
+    });
+    let fields: Vec<&str> = d.fields().paths().collect();
+    d.respond(&body, &subjects, &fields).await
+}
+
+/// The new temporary stay address, as a gemeente submits it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct NieuwVerblijfsadres {
+    straat: String,
+    huisnummer: i32,
+    huisletter: Option<String>,
+    huisnummertoevoeging: Option<String>,
+    postcode: String,
+    woonplaats: String,
+    datum_aanvang: String,
+}
+
+/// A validated stay address, ready to store.
+struct Verblijfsadres {
+    straat: String,
+    huisnummer: i32,
+    huisletter: Option<String>,
+    toevoeging: Option<String>,
+    postcode: Postcode,
+    woonplaats: String,
+    datum_aanvang: NaiveDate,
+}
+
+/// A street or place name: 1–80 letters (with diacritics), digits, spaces, `.`, `-`, `'`.
+fn naam(name: &str, value: &str) -> Result<String, Problem> {
+    let ok = !value.trim().is_empty()
+        && value.chars().count() <= 80
+        && value
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '\''));
+    if ok {
+        Ok(value.trim().to_owned())
+    } else {
+        Err(invalid(
+            name,
+            "pattern",
+            "1 tot 80 letters, cijfers, spaties, punten, streepjes of apostrofs.",
+        ))
+    }
+}
+
+impl NieuwVerblijfsadres {
+    fn validate(self, today: NaiveDate) -> Result<Verblijfsadres, Problem> {
+        if !(1..=99_999).contains(&self.huisnummer) {
+            return Err(invalid(
+                "huisnummer",
+                "maximum",
+                "Een huisnummer is 1 tot en met 99999.",
+            ));
+        }
+        let huisletter = match self.huisletter {
+            Some(l) if l.len() == 1 && l.chars().all(|c| c.is_ascii_alphabetic()) => {
+                Some(l.to_ascii_uppercase())
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "huisletter",
+                    "pattern",
+                    "Een huisletter is één letter.",
+                ))
+            }
+            None => None,
+        };
+        let toevoeging = match self.huisnummertoevoeging {
+            Some(t)
+                if (1..=4).contains(&t.len())
+                    && t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-') =>
+            {
+                Some(t)
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "huisnummertoevoeging",
+                    "pattern",
+                    "Een toevoeging is 1 tot 4 letters, cijfers, spaties of streepjes.",
+                ))
+            }
+            None => None,
+        };
+        let datum_aanvang = NaiveDate::parse_from_str(&self.datum_aanvang, "%Y-%m-%d")
+            .ok()
+            .filter(|d| self.datum_aanvang.len() == 10 && *d <= today)
+            .ok_or_else(|| {
+                invalid(
+                    "datumAanvang",
+                    "date",
+                    "Een datum (JJJJ-MM-DD), niet in de toekomst.",
+                )
+            })?;
+        Ok(Verblijfsadres {
+            straat: naam("straat", &self.straat)?,
+            huisnummer: self.huisnummer,
+            huisletter,
+            toevoeging,
+            postcode: postcode("postcode", &self.postcode)?,
+            woonplaats: naam("woonplaats", &self.woonplaats)?,
+            datum_aanvang,
+        })
+    }
+}
+
+/// `PUT /api/v1/rni/personen/{bsn}/verblijfsadres`: records a new temporary stay address in
+/// the caller's own territory; the previous one goes to the history.
+async fn wijzig_verblijfsadres(
+    d: Doelbinding<VerblijfsadresWijziging>,
+    path: web::Path<String>,
+    body: web::Json<NieuwVerblijfsadres>,
+    db: web::Data<Database>,
+) -> Result<HttpResponse, Problem> {
+    let bsn = Bsn::parse(&path.into_inner()).map_err(|_| {
+        invalid(
+            "bsn",
+            "elfproef",
+            "Een burgerservicenummer is 9 cijfers die aan de elfproef voldoen.",
+        )
+    })?;
+    let adres = body.into_inner().validate(crate::policy::today())?;
+    require_postcode_in_scope(&d, &db, adres.postcode).await?;
+    let gemeente = gemeente_of(&db, adres.postcode)
+        .await?
+        .ok_or_else(|| Problem::new(ProblemCode::OutOfScope))?;
+    let nummer = bsn.as_str().to_owned();
+    let exists: bool = db
+        .run(move |c| {
+            diesel::select(diesel::dsl::exists(
+                rni_personen::table.filter(rni_personen::burgerservicenummer.eq(nummer)),
+            ))
+            .get_result(c)
+        })
+        .await
+        .map_err(unavailable)?;
+    if !exists {
+        return Err(Problem::not_found()
+            .detail("Er is geen RNI-ingeschrevene met dit burgerservicenummer."));
+    }
+    // The record first: a change can never exist without one.
+    let disclosure_id = d
+        .disclose(&[bsn], &["burgerservicenummer", "tijdelijkVerblijfsadres"])
+        .await?;
+    let door = d.requester.oin.to_string();
+    let id = disclosure_id.clone();
+    let nummer = bsn.as_str().to_owned();
+    let nieuw = (
+        adres.straat,
+        adres.huisnummer,
+        adres.huisletter,
+        adres.toevoeging,
+        adres.postcode.as_str().to_owned(),
+        adres.woonplaats,
+        gemeente.as_str().to_owned(),
+        adres.datum_aanvang.format("%Y-%m-%d").to_string(),
+    );
+    let bijgewerkt: RniPersoon = db
+        .run(move |c| {
+            // Concurrent changes of one person claim the same history number; the loser
+            // starts again from the winner's address.
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match apply(c, &nummer, &nieuw, &door, &id) {
+                    Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    )) if attempt < 5 => continue,
+                    other => return other,
+                }
+            }
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "stay address not changed after its disclosure record");
+            Problem::not_available()
+        })?;
+    let mut answer = json!({
+        "burgerservicenummer": bijgewerkt.burgerservicenummer,
+        "tijdelijkVerblijfsadres": tijdelijk_verblijfsadres(&bijgewerkt),
+    });
+    d.minimise(&mut answer);
+    Ok(HttpResponse::Ok()
+        .insert_header((DISCLOSURE_ID.clone(), disclosure_id))
+        .json(answer))
+}
+
+type NieuwAdres = (
+    String,
+    i32,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// In one transaction: the current address to the history, the new one in its place.
+fn apply(
+    c: &mut crate::storage::DbConnection,
+    nummer: &str,
+    nieuw: &NieuwAdres,
+    door: &str,
+    disclosure_id: &str,
+) -> Result<RniPersoon, diesel::result::Error> {
+    c.transaction(|c| {
+        let huidig: RniPersoon = rni_personen::table
+            .find(nummer)
+            .select(RniPersoon::as_select())
+            .first(c)?;
+        let vorige: Option<i32> = historie::table
+            .filter(historie::burgerservicenummer.eq(nummer))
+            .select(diesel::dsl::max(historie::volgnummer))
+            .first(c)?;
+        diesel::insert_into(historie::table)
+            .values((
+                historie::burgerservicenummer.eq(nummer),
+                historie::volgnummer.eq(vorige.unwrap_or(0) + 1),
+                historie::verblijf_straat.eq(&huidig.verblijf_straat),
+                historie::verblijf_huisnummer.eq(huidig.verblijf_huisnummer),
+                historie::verblijf_huisletter.eq(&huidig.verblijf_huisletter),
+                historie::verblijf_toevoeging.eq(&huidig.verblijf_toevoeging),
+                historie::verblijf_postcode.eq(&huidig.verblijf_postcode),
+                historie::verblijf_woonplaats.eq(&huidig.verblijf_woonplaats),
+                historie::verblijf_gemeentecode.eq(&huidig.verblijf_gemeentecode),
+                historie::verblijf_datum_aanvang.eq(&huidig.verblijf_datum_aanvang),
+                historie::gewijzigd_op_ms.eq(now_ms()),
+                historie::gewijzigd_door_oin.eq(door),
+                historie::disclosure_id.eq(disclosure_id),
+            ))
+            .execute(c)?;
+        let (straat, huisnummer, huisletter, toevoeging, postcode, woonplaats, gemeente, datum) =
+            nieuw;
+        use crate::storage::schema::rni_personen::dsl as p;
+        diesel::update(p::rni_personen.find(nummer))
+            .set((
+                p::verblijf_straat.eq(Some(straat)),
+                p::verblijf_huisnummer.eq(Some(*huisnummer)),
+                p::verblijf_huisletter.eq(huisletter.as_ref()),
+                p::verblijf_toevoeging.eq(toevoeging.as_ref()),
+                p::verblijf_postcode.eq(Some(postcode)),
+                p::verblijf_woonplaats.eq(Some(woonplaats)),
+                p::verblijf_gemeentecode.eq(Some(gemeente)),
+                p::verblijf_datum_aanvang.eq(Some(datum)),
+            ))
+            .execute(c)?;
+        rni_personen::table
+            .find(nummer)
+            .select(RniPersoon::as_select())
+            .first(c)
+    })
+}

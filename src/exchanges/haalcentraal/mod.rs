@@ -1,0 +1,227 @@
+//! Haal Centraal BRP Personen v2 over the RNI: `POST /haalcentraal/api/brp/personen`, the
+//! national person API's request and response shapes, so that a client built for that spec
+//! works unchanged (apart from the certificate and `X-Processing-Activity`).
+//!
+//! In order: the body is validated as the spec does (`vraag`, 400 with `invalidParams`), the
+//! activity is applied (`Doelbinding`: a raadpleging is the operation `read`, a search
+//! `search`), every asked field must be allowed (403 `unauthorizedField`), the source is asked,
+//! the asked fields are selected (`velden`) and whatever the activity does not allow removed,
+//! and one disclosure record per person is committed before the answer leaves.
+
+pub mod velden;
+pub mod vraag;
+
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::persoon::{persoon, GEMEENTE_RNI};
+use super::territory::{require_postcode_in_scope, unavailable};
+use crate::domain::Bsn;
+use crate::policy::enforce::{Doelbinding, Exchange};
+use crate::policy::{Operation, PolicyStore, Scope};
+use crate::problem::{Problem, ProblemCode};
+use crate::seed::RniPersoon;
+use crate::storage::Database;
+use vraag::{Criteria, Zoekvraag};
+
+const DATASET: &str = "rni-personen";
+
+/// `RaadpleegMetBurgerservicenummer`: reading known persons.
+pub struct Raadplegen;
+impl Exchange for Raadplegen {
+    const DATASET: &'static str = DATASET;
+    const OPERATION: Operation = Operation::Read;
+}
+
+/// The `ZoekMet…` types: finding persons.
+pub struct Zoeken;
+impl Exchange for Zoeken {
+    const DATASET: &'static str = DATASET;
+    const OPERATION: Operation = Operation::Search;
+}
+
+/// Persons one search may return; more is a request to narrow the search down.
+pub const MAX_ZOEKRESULTATEN: usize = 100;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/haalcentraal/api/brp/personen")
+            .post(personen)
+            .default_service(web::to(crate::problem::method_not_allowed)),
+    );
+}
+
+/// 415 unless the body is declared JSON (`application/json`, any parameters).
+fn require_json(req: &HttpRequest) -> Result<(), Problem> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(Problem::new(ProblemCode::UnsupportedMediaType)
+            .detail("Gebruik Content-Type: application/json."))
+    }
+}
+
+async fn personen(
+    req: HttpRequest,
+    body: web::Bytes,
+    db: web::Data<Database>,
+    store: web::Data<PolicyStore>,
+) -> Result<HttpResponse, Problem> {
+    require_json(&req)?;
+    let vraag = {
+        let policy = store.current();
+        let catalogus = policy.register.datasets.get(DATASET).ok_or_else(|| {
+            tracing::error!("the register has no dataset {DATASET}");
+            Problem::not_available()
+        })?;
+        Zoekvraag::parse(&body, catalogus)?
+    };
+    if vraag.zoektype.is_search() {
+        beantwoord(Doelbinding::<Zoeken>::extract(&req).await?, vraag, &db).await
+    } else {
+        beantwoord(Doelbinding::<Raadplegen>::extract(&req).await?, vraag, &db).await
+    }
+}
+
+async fn beantwoord<E: Exchange>(
+    d: Doelbinding<E>,
+    vraag: Zoekvraag,
+    db: &Database,
+) -> Result<HttpResponse, Problem> {
+    d.require_fields(vraag.fields.iter().map(String::as_str))?;
+    // Under an activity limited to the requester's territory, only persons staying there.
+    let territorium = match d.activity().scope {
+        Scope::None => None,
+        Scope::OwnGemeente | Scope::OwnInhabitants => {
+            Some(d.requester.gemeentecode.ok_or_else(|| {
+                Problem::new(ProblemCode::OutOfScope).detail(
+                    "Deze verwerkingsactiviteit gaat over het grondgebied van een gemeente.",
+                )
+            })?)
+        }
+    };
+    if let Criteria::PostcodeEnHuisnummer { postcode, .. } = &vraag.criteria {
+        require_postcode_in_scope(&d, db, *postcode).await?;
+    }
+    // Every RNI person is registered under gemeente 1999; another gemeente finds none.
+    let gevonden = match vraag.gemeente_van_inschrijving.as_deref() {
+        Some(g) if g != GEMEENTE_RNI => Vec::new(),
+        _ => zoek(db, vraag.criteria.clone()).await?,
+    };
+    let gevonden: Vec<RniPersoon> = gevonden
+        .into_iter()
+        .filter(|p| {
+            territorium.is_none_or(|g| p.verblijf_gemeentecode.as_deref() == Some(g.as_str()))
+        })
+        .collect();
+    if vraag.zoektype.is_search() && gevonden.len() > MAX_ZOEKRESULTATEN {
+        return Err(Problem::new(ProblemCode::ParamsValidation).detail(format!(
+            "Deze zoekvraag levert meer dan {MAX_ZOEKRESULTATEN} personen op; maak hem specifieker."
+        )));
+    }
+    let today = crate::policy::today();
+    let selectie = velden::selectie(&vraag.fields);
+    let mut subjects = Vec::with_capacity(gevonden.len());
+    let mut personen = Vec::with_capacity(gevonden.len());
+    let mut rni_geleverd = false;
+    for p in &gevonden {
+        let Ok(bsn) = Bsn::parse(&p.burgerservicenummer) else {
+            tracing::error!("the RNI dataset holds a BSN that fails the elfproef; skipped");
+            continue;
+        };
+        let mut v = persoon(p, today);
+        velden::selecteer(&mut v, &vraag.fields, &selectie);
+        d.minimise(&mut v);
+        rni_geleverd |= v.get("rni").is_some();
+        subjects.push(bsn);
+        personen.push(v);
+    }
+    let mut fields: Vec<&str> = vraag.fields.iter().map(String::as_str).collect();
+    if rni_geleverd {
+        fields.push("rni");
+    }
+    let body = json!({ "type": vraag.zoektype.as_str(), "personen": personen });
+    d.respond(&body, &subjects, &fields).await
+}
+
+/// Asks the RNI dataset. Name and date filters beyond the indexed column run here, so that
+/// case-insensitive and wildcard matching is the same on SQLite and PostgreSQL.
+async fn zoek(db: &Database, criteria: Criteria) -> Result<Vec<RniPersoon>, Problem> {
+    db.run(move |c| {
+        use crate::storage::schema::rni_personen::dsl::*;
+        let base = rni_personen.select(RniPersoon::as_select());
+        let rows: Vec<RniPersoon> = match &criteria {
+            Criteria::Burgerservicenummers(bsns) => base
+                .filter(burgerservicenummer.eq_any(bsns.iter().map(|b| b.as_str().to_owned())))
+                .order(burgerservicenummer)
+                .load(c)?,
+            Criteria::NaamEnGeboortedatum {
+                geboortedatum: g, ..
+            } => base
+                .filter(geboortedatum.eq(g.format("%Y-%m-%d").to_string()))
+                .order(burgerservicenummer)
+                .load(c)?,
+            Criteria::PostcodeEnHuisnummer {
+                postcode,
+                huisnummer,
+                ..
+            } => base
+                .filter(verblijf_postcode.eq(postcode.as_str().to_owned()))
+                .filter(verblijf_huisnummer.eq(*huisnummer))
+                .order(burgerservicenummer)
+                .load(c)?,
+        };
+        Ok(rows.into_iter().filter(|p| matches(&criteria, p)).collect())
+    })
+    .await
+    .map_err(unavailable)
+}
+
+/// The filters of a search that the query did not apply.
+fn matches(criteria: &Criteria, p: &RniPersoon) -> bool {
+    match criteria {
+        Criteria::Burgerservicenummers(_) => true,
+        Criteria::NaamEnGeboortedatum {
+            geslachtsnaam,
+            geslacht,
+            voorvoegsel,
+            voornamen,
+            ..
+        } => {
+            geslachtsnaam.matches(&p.geslachtsnaam)
+                && geslacht.as_ref().is_none_or(|g| *g == p.geslacht)
+                && voorvoegsel.as_ref().is_none_or(|v| {
+                    p.voorvoegsel.as_deref().map(str::to_lowercase) == Some(v.clone())
+                })
+                && voornamen.as_ref().is_none_or(|v| v.matches(&p.voornamen))
+        }
+        Criteria::PostcodeEnHuisnummer {
+            huisletter,
+            huisnummertoevoeging,
+            geboortedatum,
+            geslachtsnaam,
+            ..
+        } => {
+            huisletter.as_ref().is_none_or(|h| {
+                p.verblijf_huisletter
+                    .as_ref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(h))
+            }) && huisnummertoevoeging.as_ref().is_none_or(|t| {
+                p.verblijf_toevoeging
+                    .as_ref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(t))
+            }) && geboortedatum.is_none_or(|g| p.geboortedatum == g.format("%Y-%m-%d").to_string())
+                && geslachtsnaam
+                    .as_ref()
+                    .is_none_or(|n| n.matches(&p.geslachtsnaam))
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! An RNI person in the shape of Haal Centraal BRP Personen v2 (`Persoon`), with doelpoort's
+//! RNI extensions (`datumInschrijvingRni`, `tijdelijkVerblijfsadres`, `contactgegevens`).
+//! This is everything the source knows; the routes select what was asked and `minimise`
+//! removes what the activity does not allow.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use chrono::{Datelike, NaiveDate};
+use serde_json::{json, Value};
+
+use crate::seed::{omschrijving, RniPersoon};
+
+/// Landelijke tabel 60 (RNI-deelnemers), from `policies/reference/` at build time.
+const DEELNEMERS_CSV: &str = include_str!("../../policies/reference/rni-deelnemerstabel.csv");
+
+/// The gemeente code every RNI person is registered under (landelijke tabel 33).
+pub const GEMEENTE_RNI: &str = "1999";
+
+/// The description of an RNI participant code (tabel 60), if the table knows it.
+pub fn deelnemer_omschrijving(code: &str) -> Option<&'static str> {
+    static TABEL: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    TABEL
+        .get_or_init(|| {
+            DEELNEMERS_CSV
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let mut cols = line.split("\",\"");
+                    let code = cols.next()?.trim_start_matches('"');
+                    let omschrijving = cols.next()?.trim_end_matches('"');
+                    Some((code, omschrijving))
+                })
+                .collect()
+        })
+        .get(code)
+        .copied()
+}
+
+const MAANDEN: [&str; 12] = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
+/// A Haal Centraal `Datum` (`VolledigeDatum`) with its Dutch long form, or `DatumOnbekend`.
+pub fn datum(iso: &str) -> Value {
+    match NaiveDate::parse_from_str(iso, "%Y-%m-%d") {
+        Ok(d) => json!({
+            "type": "Datum",
+            "datum": iso,
+            "langFormaat": format!("{} {} {}", d.day(), MAANDEN[d.month0() as usize], d.year()),
+        }),
+        Err(_) => json!({ "type": "DatumOnbekend", "onbekend": true, "langFormaat": "onbekend" }),
+    }
+}
+
+fn waarde(code: &str) -> Value {
+    match omschrijving(code) {
+        Some(o) => json!({ "code": code, "omschrijving": o }),
+        None => json!({ "code": code }),
+    }
+}
+
+/// Age in whole years on `today`.
+fn leeftijd(geboren: &str, today: NaiveDate) -> Option<u32> {
+    let born = NaiveDate::parse_from_str(geboren, "%Y-%m-%d").ok()?;
+    today.years_since(born)
+}
+
+fn voorletters(voornamen: &str) -> String {
+    voornamen
+        .split_whitespace()
+        .filter_map(|n| n.chars().next())
+        .map(|c| format!("{c}."))
+        .collect()
+}
+
+/// The RNI person as Haal Centraal's `Persoon`, complete.
+pub fn persoon(p: &RniPersoon, today: NaiveDate) -> Value {
+    let achternaam = match &p.voorvoegsel {
+        Some(v) => format!("{v} {}", p.geslachtsnaam),
+        None => p.geslachtsnaam.clone(),
+    };
+    let (geslacht, aanhef, lopend) = match p.geslacht.as_str() {
+        "M" => ("man", "Geachte heer", "de heer"),
+        "V" => ("vrouw", "Geachte mevrouw", "mevrouw"),
+        _ => ("onbekend", "Geachte", ""),
+    };
+    let initialen = voorletters(&p.voornamen);
+    let deelnemer = json!({
+        "code": p.rni_deelnemer_code,
+        "omschrijving": deelnemer_omschrijving(&p.rni_deelnemer_code),
+    });
+    let rni = |categorie: &str| json!({ "deelnemer": deelnemer, "categorie": categorie });
+    json!({
+        "burgerservicenummer": p.burgerservicenummer,
+        "geslacht": { "code": p.geslacht, "omschrijving": geslacht },
+        "leeftijd": leeftijd(&p.geboortedatum, today),
+        "naam": {
+            "voornamen": p.voornamen,
+            "voorvoegsel": p.voorvoegsel,
+            "geslachtsnaam": p.geslachtsnaam,
+            "voorletters": initialen,
+            "volledigeNaam": format!("{} {achternaam}", p.voornamen),
+            "aanduidingNaamgebruik": { "code": "E", "omschrijving": "eigen geslachtsnaam" },
+        },
+        "geboorte": {
+            "datum": datum(&p.geboortedatum),
+            "plaats": { "omschrijving": p.geboorteplaats },
+            "land": waarde(&p.geboorteland_code),
+        },
+        "nationaliteiten": [{ "type": "Nationaliteit", "nationaliteit": waarde(&p.nationaliteit_code) }],
+        "verblijfplaats": {
+            "type": "VerblijfplaatsBuitenland",
+            "verblijfadres": {
+                "regel1": p.buitenland_adresregel1,
+                "regel2": p.buitenland_adresregel2,
+                "land": waarde(&p.buitenland_land_code),
+            },
+        },
+        "gemeenteVanInschrijving": { "code": GEMEENTE_RNI, "omschrijving": "Registratie Niet Ingezetenen (RNI)" },
+        "adressering": {
+            "aanhef": format!("{aanhef} {}", capitalise(&achternaam)),
+            "aanschrijfwijze": { "naam": format!("{initialen} {achternaam}") },
+            "gebruikInLopendeTekst": format!("{lopend} {achternaam}").trim().to_owned(),
+            "adresregel1": p.buitenland_adresregel1,
+            "adresregel2": p.buitenland_adresregel2,
+            "land": waarde(&p.buitenland_land_code),
+        },
+        "rni": [rni("Persoon"), rni("Nationaliteit"), rni("Verblijfplaats")],
+        "datumInschrijvingRni": p.datum_inschrijving,
+        "tijdelijkVerblijfsadres": tijdelijk_verblijfsadres(p),
+        "contactgegevens": { "telefoonnummer": p.telefoonnummer, "emailadres": p.emailadres },
+    })
+}
+
+/// The temporary Dutch stay address, or `null` when the person gave none.
+pub fn tijdelijk_verblijfsadres(p: &RniPersoon) -> Value {
+    if p.verblijf_postcode.is_none() {
+        return Value::Null;
+    }
+    json!({
+        "straat": p.verblijf_straat,
+        "huisnummer": p.verblijf_huisnummer,
+        "huisletter": p.verblijf_huisletter,
+        "huisnummertoevoeging": p.verblijf_toevoeging,
+        "postcode": p.verblijf_postcode,
+        "woonplaats": p.verblijf_woonplaats,
+        "gemeentecode": p.verblijf_gemeentecode,
+        "datumAanvang": p.verblijf_datum_aanvang,
+    })
+}
+
+/// "van der Berg" → "Van der Berg", as a salutation starts with a capital.
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tabel_60_is_read() {
+        assert_eq!(
+            deelnemer_omschrijving("0201"),
+            Some("Sociale Verzekeringsbank (inzake AOW, Anw en AKW)")
+        );
+        assert_eq!(deelnemer_omschrijving("4242"), None);
+    }
+
+    #[test]
+    fn dates_have_a_dutch_long_form() {
+        assert_eq!(datum("1990-05-04")["langFormaat"], "4 mei 1990");
+        assert_eq!(datum("??")["type"], "DatumOnbekend");
+        let today = NaiveDate::from_ymd_opt(2026, 5, 3).unwrap();
+        assert_eq!(leeftijd("1990-05-04", today), Some(35));
+        assert_eq!(leeftijd("1990-05-03", today), Some(36));
+        assert_eq!(voorletters("Jan  Piotr"), "J.P.");
+    }
+}
