@@ -24,7 +24,7 @@ use crate::policy::enforce::{Doelbinding, Exchange};
 use crate::policy::Operation;
 use crate::problem::{Problem, ProblemCode};
 use crate::seed::RniPersoon;
-use crate::storage::schema::{rni_personen, rni_verblijfsadres_historie as historie};
+use crate::storage::schema::rni_personen;
 use crate::storage::Database;
 
 pub struct Contactgegevens;
@@ -322,6 +322,21 @@ type NieuwAdres = (
     String,
 );
 
+/// The current address to the history, numbered after the person's last change. One
+/// statement that writes first: on SQLite it takes the write lock before it reads (so
+/// concurrent changes queue instead of failing), on PostgreSQL a concurrent change of the
+/// same person claims the same number and one of the two gets a unique violation. The
+/// parameters appear in the text in their own order: SQLite numbers `$n` by first appearance.
+const TO_HISTORY: &str = "INSERT INTO rni_verblijfsadres_historie (burgerservicenummer, volgnummer, \
+    verblijf_straat, verblijf_huisnummer, verblijf_huisletter, verblijf_toevoeging, verblijf_postcode, \
+    verblijf_woonplaats, verblijf_gemeentecode, verblijf_datum_aanvang, gewijzigd_op_ms, \
+    gewijzigd_door_oin, disclosure_id) \
+    SELECT p.burgerservicenummer, COALESCE((SELECT MAX(h.volgnummer) FROM rni_verblijfsadres_historie h \
+    WHERE h.burgerservicenummer = p.burgerservicenummer), 0) + 1, p.verblijf_straat, p.verblijf_huisnummer, \
+    p.verblijf_huisletter, p.verblijf_toevoeging, p.verblijf_postcode, p.verblijf_woonplaats, \
+    p.verblijf_gemeentecode, p.verblijf_datum_aanvang, $1, $2, $3 \
+    FROM rni_personen p WHERE p.burgerservicenummer = $4";
+
 /// In one transaction: the current address to the history, the new one in its place.
 fn apply(
     c: &mut crate::storage::DbConnection,
@@ -330,32 +345,17 @@ fn apply(
     door: &str,
     disclosure_id: &str,
 ) -> Result<RniPersoon, diesel::result::Error> {
+    use diesel::sql_types::{BigInt, Text};
     c.transaction(|c| {
-        let huidig: RniPersoon = rni_personen::table
-            .find(nummer)
-            .select(RniPersoon::as_select())
-            .first(c)?;
-        let vorige: Option<i32> = historie::table
-            .filter(historie::burgerservicenummer.eq(nummer))
-            .select(diesel::dsl::max(historie::volgnummer))
-            .first(c)?;
-        diesel::insert_into(historie::table)
-            .values((
-                historie::burgerservicenummer.eq(nummer),
-                historie::volgnummer.eq(vorige.unwrap_or(0) + 1),
-                historie::verblijf_straat.eq(&huidig.verblijf_straat),
-                historie::verblijf_huisnummer.eq(huidig.verblijf_huisnummer),
-                historie::verblijf_huisletter.eq(&huidig.verblijf_huisletter),
-                historie::verblijf_toevoeging.eq(&huidig.verblijf_toevoeging),
-                historie::verblijf_postcode.eq(&huidig.verblijf_postcode),
-                historie::verblijf_woonplaats.eq(&huidig.verblijf_woonplaats),
-                historie::verblijf_gemeentecode.eq(&huidig.verblijf_gemeentecode),
-                historie::verblijf_datum_aanvang.eq(&huidig.verblijf_datum_aanvang),
-                historie::gewijzigd_op_ms.eq(now_ms()),
-                historie::gewijzigd_door_oin.eq(door),
-                historie::disclosure_id.eq(disclosure_id),
-            ))
+        let moved = diesel::sql_query(TO_HISTORY)
+            .bind::<BigInt, _>(now_ms())
+            .bind::<Text, _>(door)
+            .bind::<Text, _>(disclosure_id)
+            .bind::<Text, _>(nummer)
             .execute(c)?;
+        if moved != 1 {
+            return Err(diesel::result::Error::NotFound);
+        }
         let (straat, huisnummer, huisletter, toevoeging, postcode, woonplaats, gemeente, datum) =
             nieuw;
         use crate::storage::schema::rni_personen::dsl as p;
