@@ -86,13 +86,16 @@ fn with(mut base: Value, changes: Value) -> Value {
     base
 }
 
-/// The faulty requests: (what, body, code, [(invalidParams name, code)]).
-fn faulty_requests() -> Vec<(
+/// A faulty request: what it is, the body, the problem code, the expected invalidParams.
+type Fault = (
     &'static str,
     Value,
     &'static str,
     Vec<(&'static str, &'static str)>,
-)> {
+);
+
+/// The faulty requests: (what, body, code, [(invalidParams name, code)]).
+fn faulty_requests() -> Vec<Fault> {
     let bsn = "999993653";
     let r = |extra: Value| {
         with(
