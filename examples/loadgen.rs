@@ -5,6 +5,12 @@
 //!   cargo run --release --example loadgen -- --addr 127.0.0.1:8443 --connections 64 \
 //!       --seconds 10 --client gemeente-0363 --path /api/v1/whoami
 //!
+//! With `--bodies FILE` it POSTs JSON instead, one body per line of FILE, each connection
+//! taking the lines in turn (e.g. Haal Centraal raadplegingen of many different persons):
+//!
+//!   cargo run --release --example loadgen -- --client nla --path /haalcentraal/api/brp/personen \
+//!       --header 'X-Processing-Activity: rni-raadplegen' --bodies raadplegingen.ndjson
+//!
 //! It talks only to the address given (loopback in every documented use) and stops by itself.
 
 use std::net::SocketAddr;
@@ -13,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 
@@ -25,6 +31,8 @@ struct Args {
     certs: PathBuf,
     path: String,
     headers: Vec<(String, String)>,
+    /// POST bodies, taken in turn; empty for GET.
+    bodies: Vec<Bytes>,
 }
 
 fn parse_args() -> Args {
@@ -36,6 +44,7 @@ fn parse_args() -> Args {
         certs: "certs".into(),
         path: "/api/v1/whoami".into(),
         headers: Vec::new(),
+        bodies: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,6 +60,17 @@ fn parse_args() -> Args {
                 let h = value();
                 let (k, v) = h.split_once(':').expect("--header 'Name: value'");
                 a.headers.push((k.trim().into(), v.trim().into()));
+            }
+            "--bodies" => {
+                let file = value();
+                let text = std::fs::read_to_string(&file)
+                    .unwrap_or_else(|e| panic!("--bodies {file}: {e}"));
+                a.bodies = text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| Bytes::from(l.to_owned()))
+                    .collect();
+                assert!(!a.bodies.is_empty(), "--bodies {file}: no lines");
             }
             other => panic!("unknown flag {other}; see the top of examples/loadgen.rs"),
         }
@@ -71,7 +91,13 @@ struct Tally {
     hist: Option<hdrhistogram::Histogram<u64>>,
 }
 
-async fn connection(args: Arc<Args>, tls: Arc<rustls::ClientConfig>, until: Instant) -> Tally {
+async fn connection(
+    args: Arc<Args>,
+    tls: Arc<rustls::ClientConfig>,
+    until: Instant,
+    first: usize,
+) -> Tally {
+    let mut next = first;
     let mut tally = Tally {
         hist: Some(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()),
         ..Tally::default()
@@ -103,11 +129,24 @@ async fn connection(args: Arc<Args>, tls: Arc<rustls::ClientConfig>, until: Inst
         tokio::spawn(conn);
         // Keep-alive: requests back to back on this connection until the time is up.
         while Instant::now() < until {
-            let mut req = Request::get(&args.path).header("host", "localhost");
+            let (method, body) = match args.bodies.len() {
+                0 => ("GET", Bytes::new()),
+                n => {
+                    next = (next + 1) % n;
+                    ("POST", args.bodies[next].clone())
+                }
+            };
+            let mut req = Request::builder()
+                .method(method)
+                .uri(&args.path)
+                .header("host", "localhost");
+            if method == "POST" {
+                req = req.header("content-type", "application/json");
+            }
             for (k, v) in &args.headers {
                 req = req.header(k, v);
             }
-            let req = req.body(Empty::<Bytes>::new()).unwrap();
+            let req = req.body(Full::new(body)).unwrap();
             let started = Instant::now();
             let res = match sender.send_request(req).await {
                 Ok(res) => res,
@@ -151,7 +190,10 @@ fn main() {
     let until = started + Duration::from_secs(args.seconds);
     let tallies = rt.block_on(async {
         let tasks: Vec<_> = (0..args.connections)
-            .map(|_| tokio::spawn(connection(args.clone(), tls.clone(), until)))
+            .map(|i| {
+                let first = i * 7919 % args.bodies.len().max(1);
+                tokio::spawn(connection(args.clone(), tls.clone(), until, first))
+            })
             .collect();
         let mut out = Vec::new();
         for t in tasks {

@@ -14,6 +14,10 @@ if command -v pg_isready >/dev/null && ! pg_isready -q -d "$DOELPOORT_TEST_POSTG
   exit 1
 fi
 
+echo "== test tools (PyPI: scripts/requirements-test.txt)"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  -r scripts/requirements-test.txt
+
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"

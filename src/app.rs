@@ -58,6 +58,7 @@ pub type Routes = fn(&mut web::ServiceConfig);
 pub fn exchanges(cfg: &mut web::ServiceConfig) {
     identity::whoami::routes(cfg);
     crate::exchanges::routes(cfg);
+    crate::openapi::routes(cfg);
 }
 
 pub fn data_app(

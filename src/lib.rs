@@ -15,6 +15,7 @@ pub mod identity;
 pub mod limits;
 pub mod metrics;
 pub mod minimise;
+pub mod openapi;
 pub mod ops;
 pub mod organisations;
 pub mod pki;

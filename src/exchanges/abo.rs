@@ -63,17 +63,46 @@ fn postcode(name: &str, value: &str) -> Result<Postcode, Problem> {
         .map_err(|_| invalid(name, "pattern", "Een postcode is 4 cijfers en 2 letters."))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ContactQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct ContactQuery {
+    /// 1234AB, in the caller's gemeente.
     postcode: String,
+    #[param(minimum = 1, maximum = 99999)]
     huisnummer: Option<i32>,
 }
 
-/// `GET /api/v1/rni/contactgegevens?postcode=…[&huisnummer=…]`: contact details of the RNI
-/// persons who gave an address at this postcode, in the caller's gemeente, as their temporary
-/// stay address.
-async fn contactgegevens(
+/// Contact details at one postcode (the shape for the OpenAPI document).
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct ContactOverzicht {
+    postcode: String,
+    huisnummer: Option<i32>,
+    /// RNI persons: burgerservicenummer, naam, contactgegevens, tijdelijkVerblijfsadres.
+    #[schema(value_type = Vec<Object>)]
+    personen: Vec<Value>,
+    bron_geraadpleegd: bool,
+}
+
+/// The answer to a stay-address update (the shape for the OpenAPI document).
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct VerblijfsadresGewijzigd {
+    burgerservicenummer: String,
+    #[schema(value_type = Object)]
+    tijdelijk_verblijfsadres: Value,
+}
+
+/// Contact details of the RNI persons staying at a postcode in the caller's gemeente
+///
+/// rni-contactgegevens (experiment ABO): the persons who gave an address at this postcode as
+/// their temporary stay address.
+#[utoipa::path(get, path = "/api/v1/rni/contactgegevens", tag = "rni", params(ContactQuery),
+    responses((status = 200, description = "The persons and their contact details", body = ContactOverzicht)))]
+pub(crate) async fn contactgegevens(
     d: Doelbinding<Contactgegevens>,
     q: web::Query<ContactQuery>,
     db: web::Data<Database>,
@@ -127,15 +156,23 @@ async fn contactgegevens(
 }
 
 /// The new temporary stay address, as a gemeente submits it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct NieuwVerblijfsadres {
+pub(crate) struct NieuwVerblijfsadres {
+    #[schema(min_length = 1, max_length = 80)]
     straat: String,
+    #[schema(minimum = 1, maximum = 99999)]
     huisnummer: i32,
+    #[schema(pattern = r"^[a-zA-Z]$")]
     huisletter: Option<String>,
+    #[schema(pattern = r"^[a-zA-Z0-9 \-]{1,4}$")]
     huisnummertoevoeging: Option<String>,
+    #[schema(pattern = r"^[1-9][0-9]{3} ?[A-Za-z]{2}$")]
     postcode: String,
+    #[schema(min_length = 1, max_length = 80)]
     woonplaats: String,
+    /// Not in the future.
+    #[schema(format = Date)]
     datum_aanvang: String,
 }
 
@@ -229,9 +266,15 @@ impl NieuwVerblijfsadres {
     }
 }
 
-/// `PUT /api/v1/rni/personen/{bsn}/verblijfsadres`: records a new temporary stay address in
-/// the caller's own territory; the previous one goes to the history.
-async fn wijzig_verblijfsadres(
+/// Records a new temporary stay address in the caller's own territory
+///
+/// rni-verblijfsadres-wijziging (experiment ABO). The previous address is kept as history;
+/// the change is recorded in the disclosure log before it is applied.
+#[utoipa::path(put, path = "/api/v1/rni/personen/{bsn}/verblijfsadres", tag = "rni",
+    params(("bsn" = String, Path, description = "Burgerservicenummer (elfproef)", pattern = r"^[0-9]{9}$")),
+    request_body(content = NieuwVerblijfsadres, content_type = "application/json"),
+    responses((status = 200, description = "The address now recorded", body = VerblijfsadresGewijzigd)))]
+pub(crate) async fn wijzig_verblijfsadres(
     d: Doelbinding<VerblijfsadresWijziging>,
     path: web::Path<String>,
     body: web::Json<NieuwVerblijfsadres>,

@@ -55,14 +55,17 @@ fn invalid(name: &str, reason: &str) -> Problem {
         .invalid_param(name, "pattern", reason)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct TellingenQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct TellingenQuery {
+    /// Only this postcode (1234AB), which must lie in the caller's gemeente.
     postcode: Option<String>,
+    /// The cursor of the next page, as the previous page gave it in `volgende`.
     volgende: Option<String>,
 }
 
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AdresTelling {
     postcode: String,
@@ -72,9 +75,22 @@ struct AdresTelling {
     aantal: u32,
 }
 
-/// `GET /api/v1/rni/tellingen[?postcode=][&volgende=]`: per address in the caller's gemeente,
-/// how many RNI persons gave it as temporary stay address. No personal data.
-async fn tellingen(
+/// A page of counts (the shape for the OpenAPI document).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TellingenPagina {
+    gemeentecode: String,
+    adressen: Vec<AdresTelling>,
+    /// The cursor of the next page; `null` on the last.
+    volgende: Option<String>,
+}
+
+/// Per address in the caller's gemeente, how many RNI persons gave it as temporary stay address
+///
+/// No personal data (rni-telling). Paged by 1,000 addresses.
+#[utoipa::path(get, path = "/api/v1/rni/tellingen", tag = "rni", params(TellingenQuery),
+    responses((status = 200, description = "Counts per address", body = TellingenPagina)))]
+pub(crate) async fn tellingen(
     d: Doelbinding<Tellingen>,
     q: web::Query<TellingenQuery>,
     db: web::Data<Database>,
@@ -178,16 +194,37 @@ async fn tellingen(
     d.respond(&body, &[], &fields).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct AdresQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct AdresQuery {
+    /// One letter.
     huisletter: Option<String>,
+    /// 1–4 letters or digits.
     toevoeging: Option<String>,
 }
 
-/// `GET /api/v1/rni/adressen/{postcode}/{huisnummer}`: the RNI persons who gave this address in
-/// the caller's gemeente as their temporary stay address. No hits is an explicit empty list.
-async fn adressen(
+/// The persons at one address (the shape for the OpenAPI document).
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct AdresOverzicht {
+    #[schema(value_type = Object)]
+    adres: Value,
+    /// RNI persons in the Haal Centraal shape, only the fields rni-adresoverzicht allows.
+    #[schema(value_type = Vec<Object>)]
+    personen: Vec<Value>,
+    /// Always true: an empty list means the source was asked and knows no one there.
+    bron_geraadpleegd: bool,
+}
+
+/// The RNI persons who gave this address in the caller's gemeente as temporary stay address
+///
+/// rni-adresoverzicht. No hits is an explicit empty list.
+#[utoipa::path(get, path = "/api/v1/rni/adressen/{postcode}/{huisnummer}", tag = "rni",
+    params(("postcode" = String, Path, description = "1234AB"), ("huisnummer" = i32, Path, minimum = 1, maximum = 99999), AdresQuery),
+    responses((status = 200, description = "The persons at this address", body = AdresOverzicht)))]
+pub(crate) async fn adressen(
     d: Doelbinding<Adresoverzicht>,
     path: web::Path<(String, String)>,
     q: web::Query<AdresQuery>,

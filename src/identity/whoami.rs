@@ -6,18 +6,25 @@ use crate::domain::{Gemeentecode, Oin};
 use crate::organisations::OrganisationKind;
 use crate::policy::enforce::NoPersonalData;
 
-#[derive(Serialize)]
+/// The organisation as the registry knows it.
+#[derive(Serialize, utoipa::ToSchema)]
 struct WhoAmI<'a> {
+    #[schema(value_type = String, pattern = r"^[0-9]{20}$")]
     oin: Oin,
     naam: &'a str,
+    #[schema(value_type = String)]
     soort: OrganisationKind,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     gemeentecode: Option<Gemeentecode>,
     alias: &'a str,
 }
 
-/// `GET /api/v1/whoami`: the organisation the gateway takes the caller to be. Discloses no
-/// personal data; lets an agency check its certificate and registration.
+/// The organisation the gateway takes the caller to be
+///
+/// Discloses no personal data; lets an agency check its certificate and registration.
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "identiteit",
+    responses((status = 200, description = "The calling organisation", body = WhoAmI)))]
 pub async fn whoami(requester: Requester, _: NoPersonalData) -> HttpResponse {
     HttpResponse::Ok().json(WhoAmI {
         oin: requester.oin,

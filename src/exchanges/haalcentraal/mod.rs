@@ -8,6 +8,7 @@
 //! the asked fields are selected (`velden`) and whatever the activity does not allow removed,
 //! and one disclosure record per person is committed before the answer leaves.
 
+pub mod schema;
 pub mod velden;
 pub mod vraag;
 
@@ -69,7 +70,16 @@ fn require_json(req: &HttpRequest) -> Result<(), Problem> {
     }
 }
 
-async fn personen(
+/// Zoek of raadpleeg RNI-ingeschrevenen (Haal Centraal BRP Personen v2)
+///
+/// A raadpleging (RaadpleegMetBurgerservicenummer) answers with `Persoon`, the searches with
+/// `PersoonBeperkt`; only the fields asked for in `fields` and allowed under the activity.
+/// Fields that do not exist or are delivered automatically are a 400; fields the activity does
+/// not allow a 403 `unauthorizedField`. Persons not found are simply absent.
+#[utoipa::path(post, path = "/haalcentraal/api/brp/personen", tag = "haalcentraal",
+    request_body(content = schema::PersonenQuery, content_type = "application/json"),
+    responses((status = 200, description = "The persons found (possibly none)", body = schema::PersonenQueryResponse)))]
+pub(crate) async fn personen(
     req: HttpRequest,
     body: web::Bytes,
     db: web::Data<Database>,

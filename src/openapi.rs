@@ -1,0 +1,189 @@
+//! `GET /openapi.json`: the OpenAPI 3.1 document of the data listener, generated from the
+//! route handlers' `#[utoipa::path]` annotations and the request types' `ToSchema`. What every
+//! data operation shares (the doelbinding headers, `X-Disclosure-Id`, the problem responses,
+//! mutual TLS) is added here once, so a route's annotation says only what is its own.
+
+use std::sync::OnceLock;
+
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+use utoipa::OpenApi;
+
+use crate::policy::enforce::NoPersonalData;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "doelpoort",
+        description = "mTLS REST gateway through which Dutch public agencies exchange personal data only within a legal basis and for a registered purpose (doelbinding); every disclosure is recorded. Every data operation names its processing activity in X-Processing-Activity.",
+        license(name = "EUPL-1.2", identifier = "EUPL-1.2")
+    ),
+    paths(
+        crate::identity::whoami::whoami,
+        crate::exchanges::rni::tellingen,
+        crate::exchanges::rni::adressen,
+        crate::exchanges::abo::contactgegevens,
+        crate::exchanges::abo::wijzig_verblijfsadres,
+        crate::exchanges::haalcentraal::personen,
+        openapi_json,
+    ),
+    tags(
+        (name = "identiteit", description = "Wie de gateway in de aanroeper ziet"),
+        (name = "rni", description = "RNI-gegevens voor gemeenten (tellingen, adresoverzicht, experiment ABO)"),
+        (name = "haalcentraal", description = "Haal Centraal BRP Personen v2 over de RNI"),
+    )
+)]
+struct Api;
+
+/// Operations that disclose no personal data and take no processing activity.
+const WITHOUT_ACTIVITY: &[&str] = &["/api/v1/whoami", "/openapi.json"];
+
+/// The document, built once.
+pub fn document() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(Api::openapi()).expect("the document serialises");
+        shared_parts(&mut doc);
+        doc
+    })
+}
+
+fn problem_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+    })
+}
+
+/// Adds what every data operation has in common.
+fn shared_parts(doc: &mut Value) {
+    doc["openapi"] = json!("3.1.0");
+    doc["components"]["securitySchemes"] = json!({
+        "mtls": { "type": "mutualTLS", "description": "A client certificate chaining to a trusted CA (PKIoverheid), not revoked, with the organisation's OIN in the subject serialNumber." }
+    });
+    doc["security"] = json!([{ "mtls": [] }]);
+    doc["components"]["schemas"]["Problem"] = json!({
+        "type": "object",
+        "description": "RFC 9457 problem details, as Haal Centraal gives them.",
+        "required": ["type", "title", "status", "code"],
+        "properties": {
+            "type": { "type": "string", "format": "uri" },
+            "title": { "type": "string" },
+            "status": { "type": "integer", "minimum": 100, "maximum": 599 },
+            "detail": { "type": "string" },
+            "instance": { "type": "string" },
+            "code": { "type": "string", "description": "paramsValidation, paramsCombination, unauthorizedField, missingProcessingActivity, unknownProcessingActivity, notPermitted, outOfScope, activityNotInForce, caseReferenceRequired, unknownOrganisation, notFound, tooManyRequests, payloadTooLarge, notAvailable, …" },
+            "invalidParams": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "code", "reason"],
+                    "properties": { "name": { "type": "string" }, "code": { "type": "string" }, "reason": { "type": "string" } }
+                }
+            }
+        }
+    });
+    doc["components"]["headers"] = json!({
+        "X-Disclosure-Id": { "description": "The disclosure-log record written for this answer: <trace_id>-<operation_id> (hex).", "schema": { "type": "string", "pattern": "^[0-9a-f]{32}-[0-9a-f]{16}$" } },
+        "traceparent": { "description": "W3C Trace Context of the gateway's own operation.", "schema": { "type": "string" } }
+    });
+    let activity = json!({ "name": "X-Processing-Activity", "in": "header", "required": true, "description": "The processing activity (verwerkingsactiviteit) of the register this request is made under: doelbinding.", "schema": { "type": "string", "pattern": "^[a-z0-9-]{1,64}$" } });
+    let case_reference = json!({ "name": "X-Case-Reference", "in": "header", "required": false, "description": "The case reference (zaakkenmerk); required where the activity says so.", "schema": { "type": "string", "maxLength": 128 } });
+    let traceparent = json!({ "name": "traceparent", "in": "header", "required": false, "description": "W3C Trace Context of the caller's operation; recorded as the foreign operation.", "schema": { "type": "string" } });
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let with_activity = !WITHOUT_ACTIVITY.contains(&path.as_str());
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (_, op) in item.iter_mut() {
+            let mut params = op["parameters"].as_array().cloned().unwrap_or_default();
+            params.push(traceparent.clone());
+            if with_activity {
+                params.push(activity.clone());
+                params.push(case_reference.clone());
+            }
+            op["parameters"] = Value::Array(params);
+            let responses = op["responses"]
+                .as_object_mut()
+                .expect("every operation names its responses");
+            for (status, response) in responses.iter_mut() {
+                if status.starts_with('2') && with_activity {
+                    response["headers"] = json!({
+                        "X-Disclosure-Id": { "$ref": "#/components/headers/X-Disclosure-Id" },
+                        "traceparent": { "$ref": "#/components/headers/traceparent" }
+                    });
+                }
+            }
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem_response(description));
+            };
+            add("400", "The request is not valid (paramsValidation, paramsCombination, missingProcessingActivity, caseReferenceRequired).");
+            add("403", "Refused: unknownOrganisation, unknownProcessingActivity, notPermitted, activityNotInForce, outOfScope or unauthorizedField.");
+            add("404", "Not found.");
+            add("405", "Method not allowed.");
+            add("413", "The body is too large.");
+            add(
+                "429",
+                "Too many requests under this activity (Retry-After).",
+            );
+            add("503", "Not available; in particular when the disclosure log cannot be written: no data is released.");
+            if with_activity {
+                add("415", "The body is not application/json.");
+            }
+        }
+    }
+}
+
+/// `GET /openapi.json`: this document.
+#[utoipa::path(get, path = "/openapi.json", tag = "identiteit",
+    responses((status = 200, description = "The OpenAPI 3.1 document of the data listener", content_type = "application/json")))]
+pub(crate) async fn openapi_json(_: NoPersonalData) -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}
+
+/// Mounts `/openapi.json` (data listener: behind mTLS like every route there).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/openapi.json")
+            .get(openapi_json)
+            .default_service(web::to(crate::problem::method_not_allowed)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mounted_data_route_is_documented() {
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let paths = doc["paths"].as_object().unwrap();
+        for path in [
+            "/api/v1/whoami",
+            "/api/v1/rni/tellingen",
+            "/api/v1/rni/adressen/{postcode}/{huisnummer}",
+            "/api/v1/rni/contactgegevens",
+            "/api/v1/rni/personen/{bsn}/verblijfsadres",
+            "/haalcentraal/api/brp/personen",
+            "/openapi.json",
+        ] {
+            assert!(paths.contains_key(path), "{path} is missing");
+        }
+        let hc = &doc["paths"]["/haalcentraal/api/brp/personen"]["post"];
+        let names: Vec<&str> = hc["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"X-Processing-Activity"));
+        assert!(hc["responses"]["200"]["headers"]["X-Disclosure-Id"].is_object());
+        assert!(hc["responses"]["403"].is_object());
+    }
+}
