@@ -2,9 +2,11 @@
 //! `Doelbinding::respond` (records committed first, then the answer).
 
 pub mod rni;
+pub mod signalen;
 
 use actix_web::web;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     rni::routes(cfg);
+    signalen::routes(cfg);
 }
