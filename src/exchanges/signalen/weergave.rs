@@ -77,7 +77,9 @@ pub fn weergave(s: &Signaal, registry: &Registry) -> Value {
         );
     }
     v.insert("burgerservicenummers".into(), json!(s.burgerservicenummers));
-    v.insert("werkgever".into(), json!(werkgever));
+    if !laa {
+        v.insert("werkgever".into(), json!(werkgever));
+    }
     v.insert("status".into(), json!(r.status));
     if laa {
         // The outcome of the investigation and the reason of the current status, up front.
