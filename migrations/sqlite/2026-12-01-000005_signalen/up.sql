@@ -26,8 +26,11 @@ CREATE TABLE signalen (
     CHECK (afzender_oin <> ontvanger_oin)
 ) WITHOUT ROWID;
 
+-- Inbox and outbox pages, newest first, with and without a status filter.
 CREATE INDEX signalen_inbox ON signalen (ontvanger_oin, activiteit, ontvangen_ms, id);
 CREATE INDEX signalen_outbox ON signalen (afzender_oin, activiteit, ontvangen_ms, id);
+CREATE INDEX signalen_inbox_status ON signalen (ontvanger_oin, activiteit, status, ontvangen_ms, id);
+CREATE INDEX signalen_outbox_status ON signalen (afzender_oin, activiteit, status, ontvangen_ms, id);
 
 -- The persons a signal names (the source data of the exchange, as rni_personen is).
 CREATE TABLE signaal_betrokkenen (
