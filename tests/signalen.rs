@@ -364,7 +364,10 @@ async fn feedback_to_the_sender(backend: Backend) {
     assert_eq!(steps, ["ontvangen", "in-behandeling", "afgesloten"]);
     assert_eq!(historie[2]["reden"], reden);
     assert_eq!(historie[2]["door"]["oin"], nla.as_str());
-    assert_eq!(historie[2]["door"]["naam"], "Nederlandse Arbeidsinspectie (NLA)");
+    assert_eq!(
+        historie[2]["door"]["naam"],
+        "Nederlandse Arbeidsinspectie (NLA)"
+    );
     assert!(historie[0]["reden"].is_null());
     let times: Vec<&str> = historie
         .iter()
