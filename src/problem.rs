@@ -33,6 +33,9 @@ pub enum ProblemCode {
     PayloadTooLarge,
     NotAvailable,
     ServerError,
+    /// The request contradicts the resource's current state (e.g. a status change a signal's
+    /// state machine does not allow). Not in SPEC.md's list; added for signals.
+    Conflict,
 }
 
 impl ProblemCode {
@@ -51,6 +54,7 @@ impl ProblemCode {
             | ActivityNotInForce
             | UnknownOrganisation => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
+            Conflict => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -82,6 +86,7 @@ impl ProblemCode {
             PayloadTooLarge => "payloadTooLarge",
             NotAvailable => "notAvailable",
             ServerError => "serverError",
+            Conflict => "conflict",
         }
     }
 
@@ -109,6 +114,7 @@ impl ProblemCode {
             PayloadTooLarge => "Het verzoek is te groot.",
             NotAvailable => "Bronservice is tijdelijk niet beschikbaar.",
             ServerError => "Interne serverfout.",
+            Conflict => "Het verzoek past niet bij de huidige toestand van de resource.",
         }
     }
 }
@@ -210,6 +216,7 @@ fn type_uri(status: StatusCode) -> &'static str {
         403 => "https://www.rfc-editor.org/rfc/rfc9110#name-403-forbidden",
         404 => "https://www.rfc-editor.org/rfc/rfc9110#name-404-not-found",
         405 => "https://www.rfc-editor.org/rfc/rfc9110#name-405-method-not-allowed",
+        409 => "https://www.rfc-editor.org/rfc/rfc9110#name-409-conflict",
         413 => "https://www.rfc-editor.org/rfc/rfc9110#name-413-content-too-large",
         415 => "https://www.rfc-editor.org/rfc/rfc9110#name-415-unsupported-media-type",
         429 => "https://www.rfc-editor.org/rfc/rfc6585#section-4",
@@ -377,6 +384,8 @@ mod tests {
         assert_eq!(ProblemCode::PayloadTooLarge.status(), 413);
         assert_eq!(ProblemCode::NotAvailable.status(), 503);
         assert_eq!(ProblemCode::CaseReferenceRequired.status(), 400);
+        assert_eq!(ProblemCode::Conflict.status(), 409);
+        assert_eq!(ProblemCode::Conflict.as_str(), "conflict");
         assert_eq!(
             serde_json::to_value(ProblemCode::TooManyRequests).unwrap(),
             ProblemCode::TooManyRequests.as_str()

@@ -72,7 +72,11 @@ fn expected() -> Vec<(&'static str, &'static [Operation], &'static [&'static str
             &[Read, Search, Write],
             &["uwv", "svb", "nla", "gemeente-0363", "gemeente-0358"],
         ),
-        ("laa-signaal", &[Read, Search, Write], gemeenten),
+        (
+            "laa-signaal",
+            &[Read, Search, Write],
+            &["rvig", "gemeente-0363", "gemeente-0358"],
+        ),
     ]
 }
 

@@ -5,6 +5,7 @@ pub mod abo;
 pub mod haalcentraal;
 pub mod persoon;
 pub mod rni;
+pub mod signalen;
 pub mod territory;
 
 use actix_web::web;
@@ -13,4 +14,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     rni::routes(cfg);
     haalcentraal::routes(cfg);
     abo::routes(cfg);
+    signalen::routes(cfg);
 }

@@ -20,6 +20,7 @@ use crate::disclosure::{now_ms, DisclosureLog, Record, Status};
 use crate::domain::{Bsn, Gemeentecode};
 use crate::identity::Requester;
 use crate::minimise::FieldSet;
+use crate::organisations::Organisation;
 use crate::problem::{Problem, ProblemCode};
 use crate::trace_context::RequestContext;
 
@@ -217,6 +218,54 @@ impl<E: Exchange> Doelbinding<E> {
     /// records are committed; if they cannot be, 503 `notAvailable`, and the caller must not
     /// answer with data.
     pub async fn disclose(&self, subjects: &[Bsn], fields: &[&str]) -> Result<String, Problem> {
+        let provider = self.provider_oin.as_deref();
+        let subjects: Vec<(Bsn, Option<&str>)> = subjects.iter().map(|b| (*b, provider)).collect();
+        self.record(provider, &subjects, fields).await
+    }
+
+    /// `disclose` for an exchange whose provider is not one organisation the register names
+    /// but follows from the data (`provider = "afzender"`: a signal's data comes from the
+    /// organisation that sent it, whoever reads it). `provider` goes on the request record
+    /// (`None` when the subjects came from several); each subject names its own.
+    pub async fn disclose_provided(
+        &self,
+        provider: Option<&str>,
+        subjects: &[(Bsn, &str)],
+        fields: &[&str],
+    ) -> Result<String, Problem> {
+        let subjects: Vec<(Bsn, Option<&str>)> =
+            subjects.iter().map(|(b, p)| (*b, Some(*p))).collect();
+        self.record(provider, &subjects, fields).await
+    }
+
+    /// `respond` with the providers of `disclose_provided`.
+    pub async fn respond_provided(
+        &self,
+        body: &impl serde::Serialize,
+        provider: Option<&str>,
+        subjects: &[(Bsn, &str)],
+        fields: &[&str],
+    ) -> Result<HttpResponse, Problem> {
+        let id = self.disclose_provided(provider, subjects, fields).await?;
+        Ok(HttpResponse::Ok()
+            .insert_header((DISCLOSURE_ID.clone(), id))
+            .json(body))
+    }
+
+    /// Does the register version of this request let `org` do `operation` under this
+    /// request's activity? (E.g. may the addressee of a signal take part in the exchange.)
+    pub fn permits(&self, org: &Organisation, operation: Operation) -> bool {
+        self.policy
+            .decider
+            .allows(org.alias(), self.authorisation.activity_index, operation)
+    }
+
+    async fn record(
+        &self,
+        provider: Option<&str>,
+        subjects: &[(Bsn, Option<&str>)],
+        fields: &[&str],
+    ) -> Result<String, Problem> {
         let activity = self.activity();
         let ctx = &self.context;
         let now = now_ms();
@@ -238,7 +287,7 @@ impl<E: Exchange> Doelbinding<E> {
             processing_activity_id: Some(activity.id.clone()),
             register_version: Some(self.authorisation.version.clone()),
             requester_oin: Some(self.requester.oin.to_string()),
-            provider_oin: self.provider_oin.clone(),
+            provider_oin: provider.map(str::to_owned),
             case_reference: self.case_reference.clone(),
             fields: fields.join(","),
             record_count: subjects.len() as i32,
@@ -246,11 +295,12 @@ impl<E: Exchange> Doelbinding<E> {
             retain_until_ms: now + i64::from(activity.retention_days) * 86_400_000,
         };
         let mut records = Vec::with_capacity(subjects.len() + 1);
-        for bsn in subjects {
+        for (bsn, provider) in subjects {
             records.push(Record {
                 operation_id: rand::random(),
                 parent_operation_id: Some(ctx.operation_id),
                 record_count: 1,
+                provider_oin: provider.map(str::to_owned),
                 subject_pseudonym: Some(self.log.pseudonym(bsn)),
                 ..base.clone()
             });

@@ -113,3 +113,50 @@ diesel::table! {
         disclosure_id -> Text,
     }
 }
+
+diesel::table! {
+    signalen (id) {
+        id -> Text,
+        activiteit -> Text,
+        soort -> Text,
+        afzender_oin -> Text,
+        ontvanger_oin -> Text,
+        omschrijving -> Text,
+        urgent -> Bool,
+        adres_postcode -> Nullable<Text>,
+        adres_huisnummer -> Nullable<Integer>,
+        adres_huisletter -> Nullable<Text>,
+        adres_huisnummertoevoeging -> Nullable<Text>,
+        werkgever_loonheffingennummer -> Nullable<Text>,
+        werkgever_kvk_nummer -> Nullable<Text>,
+        werkgever_naam -> Nullable<Text>,
+        aantal_inschrijvingen -> Nullable<Integer>,
+        status -> Text,
+        statusvolgnummer -> Integer,
+        ontvangen_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    signaal_betrokkenen (signaal_id, volgnummer) {
+        signaal_id -> Text,
+        volgnummer -> Integer,
+        burgerservicenummer -> Text,
+    }
+}
+
+diesel::table! {
+    signaal_statussen (signaal_id, volgnummer) {
+        signaal_id -> Text,
+        volgnummer -> Integer,
+        status -> Text,
+        reden -> Nullable<Text>,
+        uitkomst -> Nullable<Text>,
+        tijdstip_ms -> BigInt,
+        door_oin -> Text,
+    }
+}
+
+diesel::joinable!(signaal_betrokkenen -> signalen (signaal_id));
+diesel::joinable!(signaal_statussen -> signalen (signaal_id));
+diesel::allow_tables_to_appear_in_same_query!(signalen, signaal_betrokkenen, signaal_statussen);
