@@ -327,15 +327,18 @@ pub mod extractors {
 
     /// serde's messages often quote the offending value (`invalid type: string "…"`,
     /// ``integer `…` ``), which may be a BSN. Only the messages that name nothing but a field
-    /// are passed on; every other one becomes a generic reason.
+    /// are passed on, and an unknown field only when its name is letters alone (a member
+    /// named `999993653` is a BSN too); every other one becomes a generic reason.
     pub fn safe_reason(message: &str) -> String {
-        let keep = message.starts_with("missing field") || message.starts_with("unknown field");
-        if keep {
-            message
-                .split(" at line ")
-                .next()
-                .unwrap_or(message)
-                .to_owned()
+        let message = message.split(" at line ").next().unwrap_or(message);
+        let field = message.split('`').nth(1).unwrap_or_default();
+        let plain = !field.is_empty() && field.chars().all(|c| c.is_ascii_alphabetic() || c == '_');
+        if message.starts_with("missing field") {
+            message.to_owned()
+        } else if message.starts_with("unknown field") && plain {
+            format!("unknown field `{field}`")
+        } else if message.starts_with("unknown field") {
+            "an unknown field".to_owned()
         } else {
             "een waarde heeft een ongeldig type of formaat".to_owned()
         }
@@ -352,6 +355,19 @@ pub mod extractors {
             assert_eq!(
                 super::safe_reason("missing field `fields` at line 1 column 2"),
                 "missing field `fields`"
+            );
+            #[derive(Debug, serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            #[allow(dead_code)]
+            struct Body {
+                naam: Option<String>,
+            }
+            let e = serde_json::from_str::<Body>(r#"{"999993653": 1}"#).unwrap_err();
+            assert!(!super::safe_reason(&e.to_string()).contains("999993653"));
+            let e = serde_json::from_str::<Body>(r#"{"voornaam": 1}"#).unwrap_err();
+            assert_eq!(
+                super::safe_reason(&e.to_string()),
+                "unknown field `voornaam`"
             );
         }
     }
