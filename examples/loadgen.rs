@@ -11,6 +11,8 @@
 //!   cargo run --release --example loadgen -- --client nla --path /haalcentraal/api/brp/personen \
 //!       --header 'X-Processing-Activity: rni-raadplegen' --bodies raadplegingen.ndjson
 //!
+//! `--paths FILE` GETs the paths of FILE in turn in the same way.
+//!
 //! It talks only to the address given (loopback in every documented use) and stops by itself.
 
 use std::net::SocketAddr;
@@ -33,6 +35,8 @@ struct Args {
     headers: Vec<(String, String)>,
     /// POST bodies, taken in turn; empty for GET.
     bodies: Vec<Bytes>,
+    /// GET paths, taken in turn (instead of `path`).
+    paths: Vec<String>,
 }
 
 fn parse_args() -> Args {
@@ -45,6 +49,7 @@ fn parse_args() -> Args {
         path: "/api/v1/whoami".into(),
         headers: Vec::new(),
         bodies: Vec::new(),
+        paths: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -62,16 +67,9 @@ fn parse_args() -> Args {
                 a.headers.push((k.trim().into(), v.trim().into()));
             }
             "--bodies" => {
-                let file = value();
-                let text = std::fs::read_to_string(&file)
-                    .unwrap_or_else(|e| panic!("--bodies {file}: {e}"));
-                a.bodies = text
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(|l| Bytes::from(l.to_owned()))
-                    .collect();
-                assert!(!a.bodies.is_empty(), "--bodies {file}: no lines");
+                a.bodies = lines(&value()).into_iter().map(Bytes::from).collect();
             }
+            "--paths" => a.paths = lines(&value()),
             other => panic!("unknown flag {other}; see the top of examples/loadgen.rs"),
         }
     }
@@ -81,6 +79,18 @@ fn parse_args() -> Args {
     );
     assert!(a.seconds <= 3600, "at most an hour");
     a
+}
+
+/// The non-empty lines of `file`.
+fn lines(file: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    assert!(!lines.is_empty(), "{file}: no lines");
+    lines
 }
 
 #[derive(Default)]
@@ -129,16 +139,18 @@ async fn connection(
         tokio::spawn(conn);
         // Keep-alive: requests back to back on this connection until the time is up.
         while Instant::now() < until {
+            next += 1;
             let (method, body) = match args.bodies.len() {
                 0 => ("GET", Bytes::new()),
-                n => {
-                    next = (next + 1) % n;
-                    ("POST", args.bodies[next].clone())
-                }
+                n => ("POST", args.bodies[next % n].clone()),
+            };
+            let path = match args.paths.len() {
+                0 => &args.path,
+                n => &args.paths[next % n],
             };
             let mut req = Request::builder()
                 .method(method)
-                .uri(&args.path)
+                .uri(path)
                 .header("host", "localhost");
             if method == "POST" {
                 req = req.header("content-type", "application/json");
@@ -191,7 +203,7 @@ fn main() {
     let tallies = rt.block_on(async {
         let tasks: Vec<_> = (0..args.connections)
             .map(|i| {
-                let first = i * 7919 % args.bodies.len().max(1);
+                let first = i * 7919;
                 tokio::spawn(connection(args.clone(), tls.clone(), until, first))
             })
             .collect();

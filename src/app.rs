@@ -46,6 +46,8 @@ pub struct AppState {
     pub database: Database,
     pub draining: Arc<Draining>,
     pub body_limit: usize,
+    /// Which datasets an upstream provider serves.
+    pub sources: crate::sources::Sources,
     /// The data routes (`exchanges` in production; tests may mount more).
     pub routes: Routes,
 }
@@ -80,6 +82,7 @@ pub fn data_app(
             state.refusal_retention_days,
         )))
         .app_data(web::Data::new(state.database.clone()))
+        .app_data(web::Data::new(state.sources.clone()))
         .app_data(web::Data::new(BodyLimit(state.body_limit)))
         .app_data(web::PayloadConfig::new(state.body_limit))
         .app_data(problem::extractors::json_config(state.body_limit))

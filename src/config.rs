@@ -141,6 +141,9 @@ pub struct DatasetSettings {
     pub seed_persons: usize,
     /// The generator's seed: the same seed gives the same persons.
     pub seed: u64,
+    /// Datasets served by their provider's own HTTPS API instead of the local database, by
+    /// dataset name (`[datasets.upstream.rni-personen]`). A dataset not named here is local.
+    pub upstream: std::collections::BTreeMap<String, UpstreamSettings>,
 }
 
 impl Default for DatasetSettings {
@@ -148,7 +151,59 @@ impl Default for DatasetSettings {
         DatasetSettings {
             seed_persons: 10_000,
             seed: 1,
+            upstream: Default::default(),
         }
+    }
+}
+
+/// A provider's HTTPS API, reached with the gateway's own client certificate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    /// Base URL, e.g. `https://brp.rvig.example:443` (the dataset's API paths go under it).
+    pub url: String,
+    /// The CA certificates that issue the provider's server certificate.
+    pub ca: PathBuf,
+    /// The gateway's client certificate and key for this provider.
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    /// Time for a whole request, connecting included.
+    #[serde(default = "defaults::upstream_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "defaults::upstream_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Further attempts for a read that failed to connect or got a 502/503/504.
+    #[serde(default = "defaults::upstream_retries")]
+    pub retries: u32,
+    /// Consecutive failures that open the circuit: requests are refused at once ...
+    #[serde(default = "defaults::upstream_breaker_failures")]
+    pub breaker_failures: u32,
+    /// ... for this long, after which one request may try again.
+    #[serde(default = "defaults::upstream_breaker_open_ms")]
+    pub breaker_open_ms: u64,
+    /// Idle keep-alive connections kept per provider.
+    #[serde(default = "defaults::upstream_pool_idle")]
+    pub pool_idle: usize,
+}
+
+mod defaults {
+    pub fn upstream_timeout_ms() -> u64 {
+        2_000
+    }
+    pub fn upstream_connect_timeout_ms() -> u64 {
+        500
+    }
+    pub fn upstream_retries() -> u32 {
+        1
+    }
+    pub fn upstream_breaker_failures() -> u32 {
+        5
+    }
+    pub fn upstream_breaker_open_ms() -> u64 {
+        10_000
+    }
+    pub fn upstream_pool_idle() -> usize {
+        64
     }
 }
 

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod problem;
 pub mod reload;
 pub mod seed;
+pub mod sources;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

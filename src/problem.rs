@@ -32,6 +32,8 @@ pub enum ProblemCode {
     TooManyRequests,
     PayloadTooLarge,
     NotAvailable,
+    /// An upstream provider did not answer in time (504).
+    GatewayTimeout,
     ServerError,
     /// The request contradicts the resource's current state (e.g. a status change a signal's
     /// state machine does not allow). Not in SPEC.md's list; added for signals.
@@ -61,6 +63,7 @@ impl ProblemCode {
             TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             NotAvailable => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -85,6 +88,7 @@ impl ProblemCode {
             TooManyRequests => "tooManyRequests",
             PayloadTooLarge => "payloadTooLarge",
             NotAvailable => "notAvailable",
+            GatewayTimeout => "gatewayTimeout",
             ServerError => "serverError",
             Conflict => "conflict",
         }
@@ -113,6 +117,7 @@ impl ProblemCode {
             TooManyRequests => "Te veel verzoeken.",
             PayloadTooLarge => "Het verzoek is te groot.",
             NotAvailable => "Bronservice is tijdelijk niet beschikbaar.",
+            GatewayTimeout => "De bronservice antwoordde niet op tijd.",
             ServerError => "Interne serverfout.",
             Conflict => "Het verzoek past niet bij de huidige toestand van de resource.",
         }
@@ -221,6 +226,7 @@ fn type_uri(status: StatusCode) -> &'static str {
         415 => "https://www.rfc-editor.org/rfc/rfc9110#name-415-unsupported-media-type",
         429 => "https://www.rfc-editor.org/rfc/rfc6585#section-4",
         503 => "https://www.rfc-editor.org/rfc/rfc9110#name-503-service-unavailable",
+        504 => "https://www.rfc-editor.org/rfc/rfc9110#name-504-gateway-timeout",
         _ => "https://www.rfc-editor.org/rfc/rfc9110#name-500-internal-server-error",
     }
 }

@@ -110,6 +110,7 @@ impl Application {
             database: database.clone(),
             draining: draining.clone(),
             body_limit: settings.server.body_limit_bytes,
+            sources: crate::sources::Sources::new(&settings.datasets.upstream)?,
             routes,
         };
         let s = &settings.server;

@@ -166,6 +166,12 @@ impl<E: Exchange> Doelbinding<E> {
         &self.authorisation
     }
 
+    /// The gateway's own operation as W3C `traceparent`, for a call it makes on this request's
+    /// behalf (an upstream provider records it as its foreign operation).
+    pub fn traceparent(&self) -> String {
+        self.context.traceparent()
+    }
+
     /// The fields this requester may receive under this activity.
     pub fn fields(&self) -> &FieldSet {
         self.activity().fields_for(&self.requester)

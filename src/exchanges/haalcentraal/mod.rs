@@ -15,19 +15,21 @@ pub mod vraag;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use diesel::prelude::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::persoon::{persoon, GEMEENTE_RNI};
 use super::territory::{require_postcode_in_scope, unavailable};
 use crate::domain::Bsn;
-use crate::policy::enforce::{Doelbinding, Exchange};
+use crate::policy::enforce::{Doelbinding, Exchange, ACTIVITY_HEADER};
 use crate::policy::{Operation, PolicyStore, Scope};
 use crate::problem::{Problem, ProblemCode};
 use crate::seed::RniPersoon;
+use crate::sources::{Sources, Upstream};
 use crate::storage::Database;
 use vraag::{Criteria, Zoekvraag};
 
 const DATASET: &str = "rni-personen";
+const PATH: &str = "/haalcentraal/api/brp/personen";
 
 /// `RaadpleegMetBurgerservicenummer`: reading known persons.
 pub struct Raadplegen;
@@ -48,7 +50,7 @@ pub const MAX_ZOEKRESULTATEN: usize = 100;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/haalcentraal/api/brp/personen")
+        web::resource(PATH)
             .post(personen)
             .default_service(web::to(crate::problem::method_not_allowed)),
     );
@@ -84,6 +86,7 @@ pub(crate) async fn personen(
     body: web::Bytes,
     db: web::Data<Database>,
     store: web::Data<PolicyStore>,
+    sources: web::Data<Sources>,
 ) -> Result<HttpResponse, Problem> {
     require_json(&req)?;
     let vraag = {
@@ -94,17 +97,97 @@ pub(crate) async fn personen(
         })?;
         Zoekvraag::parse(&body, catalogus)?
     };
+    let bron = Bron {
+        db: &db,
+        upstream: sources.upstream(DATASET),
+        body: &body,
+    };
     if vraag.zoektype.is_search() {
-        beantwoord(Doelbinding::<Zoeken>::extract(&req).await?, vraag, &db).await
+        beantwoord(Doelbinding::<Zoeken>::extract(&req).await?, vraag, bron).await
     } else {
-        beantwoord(Doelbinding::<Raadplegen>::extract(&req).await?, vraag, &db).await
+        beantwoord(Doelbinding::<Raadplegen>::extract(&req).await?, vraag, bron).await
+    }
+}
+
+/// Where the persons come from: the local dataset, or the provider's Haal Centraal API.
+struct Bron<'a> {
+    db: &'a Database,
+    upstream: Option<&'a Upstream>,
+    /// The request as the client sent it (already validated), for forwarding.
+    body: &'a [u8],
+}
+
+impl Bron<'_> {
+    /// Every person the source finds, complete as the source gives them, with their BSN.
+    async fn personen<E: Exchange>(
+        &self,
+        d: &Doelbinding<E>,
+        vraag: &Zoekvraag,
+        scoped: bool,
+    ) -> Result<Vec<(Bsn, Value)>, Problem> {
+        let Some(upstream) = self.upstream else {
+            let today = crate::policy::today();
+            let found = zoek(self.db, vraag.criteria.clone()).await?;
+            return Ok(found
+                .iter()
+                .filter_map(|p| match Bsn::parse(&p.burgerservicenummer) {
+                    Ok(bsn) => Some((bsn, persoon(p, today))),
+                    Err(_) => {
+                        tracing::error!(
+                            "the RNI dataset holds a BSN that fails the elfproef; skipped"
+                        );
+                        None
+                    }
+                })
+                .collect());
+        };
+        // Forward the same question, asking also for what the gateway itself needs: the BSN
+        // (every person is recorded) and, under a territorial activity, the gemeente.
+        let mut forwarded: Value = serde_json::from_slice(self.body).map_err(|_| {
+            Problem::new(ProblemCode::ParamsValidation)
+                .detail("De body is geen geldig JSON-object.")
+        })?;
+        let mut fields = vraag.fields.clone();
+        fields.push("burgerservicenummer".to_owned());
+        if scoped {
+            fields.push("tijdelijkVerblijfsadres.gemeentecode".to_owned());
+        }
+        fields.sort();
+        fields.dedup();
+        forwarded["fields"] = json!(fields);
+        let headers = [
+            (ACTIVITY_HEADER, d.authorisation().activity_id.clone()),
+            ("traceparent", d.traceparent()),
+        ];
+        let answer = upstream.read(PATH, &forwarded, &headers).await?;
+        let personen = match answer.get("personen") {
+            Some(Value::Array(p)) => p.clone(),
+            _ => {
+                tracing::error!("the upstream Haal Centraal answer has no personen");
+                return Err(Problem::not_available());
+            }
+        };
+        Ok(personen
+            .into_iter()
+            .filter_map(|p| {
+                let bsn = p["burgerservicenummer"]
+                    .as_str()
+                    .and_then(|b| Bsn::parse(b).ok());
+                if bsn.is_none() {
+                    tracing::error!(
+                        "the upstream sent a person without a valid BSN; not disclosed"
+                    );
+                }
+                bsn.map(|b| (b, p))
+            })
+            .collect())
     }
 }
 
 async fn beantwoord<E: Exchange>(
     d: Doelbinding<E>,
     vraag: Zoekvraag,
-    db: &Database,
+    bron: Bron<'_>,
 ) -> Result<HttpResponse, Problem> {
     d.require_fields(vraag.fields.iter().map(String::as_str))?;
     // Under an activity limited to the requester's territory, only persons staying there.
@@ -119,17 +202,17 @@ async fn beantwoord<E: Exchange>(
         }
     };
     if let Criteria::PostcodeEnHuisnummer { postcode, .. } = &vraag.criteria {
-        require_postcode_in_scope(&d, db, *postcode).await?;
+        require_postcode_in_scope(&d, bron.db, *postcode).await?;
     }
     // Every RNI person is registered under gemeente 1999; another gemeente finds none.
     let gevonden = match vraag.gemeente_van_inschrijving.as_deref() {
         Some(g) if g != GEMEENTE_RNI => Vec::new(),
-        _ => zoek(db, vraag.criteria.clone()).await?,
+        _ => bron.personen(&d, &vraag, territorium.is_some()).await?,
     };
-    let gevonden: Vec<RniPersoon> = gevonden
+    let gevonden: Vec<(Bsn, Value)> = gevonden
         .into_iter()
-        .filter(|p| {
-            territorium.is_none_or(|g| p.verblijf_gemeentecode.as_deref() == Some(g.as_str()))
+        .filter(|(_, p)| {
+            territorium.is_none_or(|g| p["tijdelijkVerblijfsadres"]["gemeentecode"] == g.as_str())
         })
         .collect();
     if vraag.zoektype.is_search() && gevonden.len() > MAX_ZOEKRESULTATEN {
@@ -137,17 +220,11 @@ async fn beantwoord<E: Exchange>(
             "Deze zoekvraag levert meer dan {MAX_ZOEKRESULTATEN} personen op; maak hem specifieker."
         )));
     }
-    let today = crate::policy::today();
     let selectie = velden::selectie(&vraag.fields);
     let mut subjects = Vec::with_capacity(gevonden.len());
     let mut personen = Vec::with_capacity(gevonden.len());
     let mut rni_geleverd = false;
-    for p in &gevonden {
-        let Ok(bsn) = Bsn::parse(&p.burgerservicenummer) else {
-            tracing::error!("the RNI dataset holds a BSN that fails the elfproef; skipped");
-            continue;
-        };
-        let mut v = persoon(p, today);
+    for (bsn, mut v) in gevonden {
         velden::selecteer(&mut v, &vraag.fields, &selectie);
         d.minimise(&mut v);
         rni_geleverd |= v.get("rni").is_some();
