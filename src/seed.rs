@@ -8,6 +8,10 @@
 //! with a temporary Dutch stay address. Stay addresses cluster as in real overcrowded housing:
 //! one address in ten houses 10–20 persons. Postcodes are synthetic: each gemeente gets its own
 //! block of 4-digit areas (table `postcodegebieden`), so scope checks have a truth to check.
+//!
+//! Beside them (`uwv_svb`): employers and employment relations, UWV and SVB benefits, A1
+//! statements, and residents (ingezetenen) with UWV data. One thread generates, in order,
+//! while the calling thread writes, 50,000 persons per transaction.
 
 use diesel::prelude::*;
 use rand::seq::SliceRandom;
