@@ -232,9 +232,9 @@ fn seed_datasets(
     let settings = Settings::load(config)?;
     let db = crate::storage::Database::connect(&settings.database)?;
     db.migrate()?;
-    let bar = indicatif::ProgressBar::new(persons as u64).with_style(
+    let bar = indicatif::ProgressBar::new(crate::seed::persons_for(persons)).with_style(
         indicatif::ProgressStyle::with_template(
-            "{spinner} RNI persons {pos}/{len} [{bar:40}] {per_sec} eta {eta}",
+            "{spinner} persons (RNI, residents) {pos}/{len} [{bar:40}] {per_sec} eta {eta}",
         )
         .expect("valid template"),
     );
@@ -242,7 +242,7 @@ fn seed_datasets(
     let written = crate::seed::seed(&db, persons, seed, replace, |n| bar.inc(n))?;
     bar.finish_and_clear();
     println!(
-        "{}: {written} synthetic RNI persons (seed {seed}) in {:.1} s",
+        "{}: {written} (seed {seed}) in {:.1} s",
         db.url().redacted(),
         started.elapsed().as_secs_f64()
     );

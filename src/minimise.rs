@@ -55,6 +55,12 @@ impl FieldSet {
         self.allowed.contains(path)
     }
 
+    /// Does this set allow `path` or anything beneath it? (Whether a source need be asked
+    /// for that part of an answer at all.)
+    pub fn touches(&self, path: &str) -> bool {
+        self.allows(path) || self.ancestors.contains(path)
+    }
+
     /// Is every path of `other` allowed by this set?
     pub fn covers(&self, other: &FieldSet) -> bool {
         other.allowed.iter().all(|p| self.allows(p))
@@ -166,6 +172,14 @@ mod tests {
             rows,
             json!([{ "postcode": "1012AB", "aantal": 3 }, { "postcode": "1012AC", "aantal": 1 }])
         );
+    }
+
+    #[test]
+    fn touches_a_path_or_beneath_it() {
+        let set = FieldSet::new(["uitkeringen", "a1Verklaringen.lidstaat"]);
+        assert!(set.touches("uitkeringen") && set.touches("uitkeringen.soort"));
+        assert!(set.touches("a1Verklaringen") && set.touches("a1Verklaringen.lidstaat"));
+        assert!(!set.touches("a1Verklaringen.werkgever") && !set.touches("a1"));
     }
 
     #[test]

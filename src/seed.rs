@@ -8,6 +8,10 @@
 //! with a temporary Dutch stay address. Stay addresses cluster as in real overcrowded housing:
 //! one address in ten houses 10–20 persons. Postcodes are synthetic: each gemeente gets its own
 //! block of 4-digit areas (table `postcodegebieden`), so scope checks have a truth to check.
+//!
+//! Beside them (`uwv_svb`): employers and employment relations, UWV and SVB benefits, A1
+//! statements, and residents (ingezetenen) with UWV data. One thread generates, in order,
+//! while the calling thread writes, 50,000 persons per transaction.
 
 use diesel::prelude::*;
 use rand::seq::SliceRandom;
@@ -16,6 +20,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::storage::schema::{postcodegebieden, rni_personen};
 use crate::storage::{Database, DbConnection, StorageError};
+
+pub mod uwv_svb;
 
 /// The gemeenten (code, name), from `policies/reference/gemeenten.csv` at build time.
 const GEMEENTEN_CSV: &str = include_str!("../policies/reference/gemeenten.csv");
@@ -414,10 +420,17 @@ impl Default for Territory {
     }
 }
 
-/// The n-th synthetic BSN: 9 followed by 7 digits from a bijection of n, and the elfproef
-/// check digit; numbers whose check digit would be 10 are skipped, so call with increasing n.
+/// The n-th synthetic BSN of the RNI persons (the series starting with 9).
 fn bsn(n: u64) -> Option<String> {
-    let prefix = 90_000_000 + (n.wrapping_mul(7_919_993) % 10_000_000);
+    elfproef_number(9, n)
+}
+
+/// The n-th number of the series starting with `first` (1–9): `first`, 7 digits from a
+/// bijection of n, and the elfproef check digit; numbers whose check digit would be 10 are
+/// skipped (`None`), so call with increasing n. Series in use: 9 RNI persons, 2 ingezetenen
+/// (BSNs), 8 employers' fiscal numbers (RSIN).
+pub(crate) fn elfproef_number(first: u64, n: u64) -> Option<String> {
+    let prefix = first * 10_000_000 + (n.wrapping_mul(7_919_993) % 10_000_000);
     let digits: Vec<u32> = format!("{prefix:08}")
         .bytes()
         .map(|b| u32::from(b - b'0'))
@@ -664,15 +677,86 @@ pub fn is_empty(db: &Database) -> Result<bool, StorageError> {
 /// Rows per transaction.
 const BATCH: usize = 50_000;
 
-/// Fills the RNI dataset with `n` persons from seed `seed`; refuses a dataset that has
-/// persons already unless `replace`. `progress` is told of every batch written.
+/// What `seed` wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seeded {
+    pub rni_personen: u64,
+    pub ingezetenen: u64,
+    pub werkgevers: u64,
+    pub dienstverbanden: u64,
+    /// UWV and SVB benefits.
+    pub uitkeringen: u64,
+    pub a1_verklaringen: u64,
+}
+
+impl Seeded {
+    fn add(&mut self, b: &uwv_svb::Batch) {
+        self.ingezetenen += b.ingezetenen.len() as u64;
+        self.dienstverbanden += b.dienstverbanden.len() as u64;
+        self.uitkeringen += (b.uwv_uitkeringen.len() + b.svb_uitkeringen.len()) as u64;
+        self.a1_verklaringen += b.a1_verklaringen.len() as u64;
+    }
+}
+
+impl std::fmt::Display for Seeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} synthetic RNI persons, {} residents, {} employers, {} employment relations, \
+             {} benefits, {} A1 statements",
+            self.rni_personen,
+            self.ingezetenen,
+            self.werkgevers,
+            self.dienstverbanden,
+            self.uitkeringen,
+            self.a1_verklaringen
+        )
+    }
+}
+
+/// How many persons `seed` generates for `n` RNI persons: them and the residents.
+pub fn persons_for(n: usize) -> u64 {
+    (n + uwv_svb::ingezetenen_for(n)) as u64
+}
+
+/// Sends the RNI persons and, beside them, the UWV and SVB rows, then the residents, in parts
+/// of `BATCH`; stops when the receiver is gone.
+fn generate(
+    n: usize,
+    seed: u64,
+    mut werk: uwv_svb::Generator,
+    parts: std::sync::mpsc::SyncSender<(Vec<RniPersoon>, uwv_svb::Batch)>,
+) {
+    let mut persons = Persons::new(n, seed).peekable();
+    while persons.peek().is_some() {
+        let chunk: Vec<RniPersoon> = persons.by_ref().take(BATCH).collect();
+        let batch = werk.for_rni(&chunk);
+        if parts.send((chunk, batch)).is_err() {
+            return;
+        }
+    }
+    let mut residents = uwv_svb::ingezetenen_for(n);
+    while residents > 0 {
+        let count = residents.min(BATCH);
+        residents -= count;
+        if parts.send((Vec::new(), werk.ingezetenen(count))).is_err() {
+            return;
+        }
+    }
+}
+
+/// Fills the RNI dataset with `n` persons from seed `seed`, and beside it the UWV and SVB
+/// datasets and the residents (`uwv_svb`); refuses a dataset that has persons already unless
+/// `replace`. `progress` is told of every part written (persons, then residents; together
+/// `persons_for(n)`).
 pub fn seed(
     db: &Database,
     n: usize,
     seed: u64,
     replace: bool,
     mut progress: impl FnMut(u64),
-) -> Result<u64, StorageError> {
+) -> Result<Seeded, StorageError> {
+    use uwv_svb::Rows;
     let mut conn = db.checkout()?;
     let existing: i64 = rni_personen::table.count().get_result(&mut *conn)?;
     if existing > 0 && !replace {
@@ -681,9 +765,12 @@ pub fn seed(
         )));
     }
     let territory = Territory::new();
+    let werk = uwv_svb::Generator::new(n, seed, &territory);
+    let werkgevers = werk.werkgevers().to_vec();
     macro_rules! fill {
         ($c:expr) => {{
             $c.transaction::<_, diesel::result::Error, _>(|c| {
+                c.clear_uwv_svb()?;
                 diesel::delete(rni_personen::table).execute(c)?;
                 diesel::delete(postcodegebieden::table).execute(c)?;
                 diesel::delete(crate::storage::schema::rni_verblijfsadres_historie::table)
@@ -702,30 +789,50 @@ pub fn seed(
                         .values(&rows)
                         .execute(c)?;
                 }
-                Ok(())
+                c.insert_werkgevers(&werkgevers)
             })?;
-            let mut written = 0u64;
-            let mut persons = Persons::new(n, seed).peekable();
-            while persons.peek().is_some() {
-                let chunk: Vec<RniPersoon> = persons.by_ref().take(BATCH).collect();
-                $c.transaction::<_, diesel::result::Error, _>(|c| {
-                    // SQLite binds at most 32,766 values per statement: 24 columns × 1,000 rows.
-                    for part in chunk.chunks(1_000) {
-                        diesel::insert_into(rni_personen::table)
-                            .values(part)
-                            .execute(c)?;
-                        progress(part.len() as u64);
-                    }
-                    Ok(())
-                })?;
-                written += chunk.len() as u64;
-            }
-            Ok::<u64, StorageError>(written)
+            let mut seeded = Seeded {
+                werkgevers: werkgevers.len() as u64,
+                ..Seeded::default()
+            };
+            // One thread generates (in order: the same data every run), this one writes.
+            let (parts, written) = std::sync::mpsc::sync_channel(1);
+            std::thread::scope(|scope| {
+                scope.spawn(move || generate(n, seed, werk, parts));
+                for (chunk, batch) in written {
+                    $c.transaction::<_, diesel::result::Error, _>(|c| {
+                        // SQLite binds at most 32,766 values per statement: 24 columns × 1,000 rows.
+                        for part in chunk.chunks(1_000) {
+                            diesel::insert_into(rni_personen::table)
+                                .values(part)
+                                .execute(c)?;
+                            progress(part.len() as u64);
+                        }
+                        c.insert_batch(&batch)?;
+                        progress(batch.ingezetenen.len() as u64);
+                        Ok(())
+                    })?;
+                    seeded.rni_personen += chunk.len() as u64;
+                    seeded.add(&batch);
+                }
+                Ok::<Seeded, StorageError>(seeded)
+            })
         }};
     }
     match &mut *conn {
         DbConnection::Postgresql(c) => fill!(c),
-        DbConnection::Sqlite(c) => fill!(c),
+        DbConnection::Sqlite(c) => {
+            use diesel::connection::SimpleConnection;
+            // Rows arrive in generation order, not key order: with SQLite's default 2 MB page
+            // cache every insert into the tables' B-trees would read pages back from the file,
+            // so 256 MB for the seed. And no fsync at each commit (synchronous = NORMAL: in WAL
+            // mode the database stays consistent, a crash loses only the last transactions,
+            // and the seed is repeatable); checkpoints still sync. Then the defaults again.
+            c.batch_execute("PRAGMA cache_size = -262144; PRAGMA synchronous = NORMAL;")?;
+            let seeded = fill!(c);
+            c.batch_execute("PRAGMA cache_size = -2000; PRAGMA synchronous = FULL;")?;
+            seeded
+        }
     }
 }
 

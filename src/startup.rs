@@ -77,7 +77,8 @@ impl Application {
                 let n =
                     crate::seed::seed(&db, datasets.seed_persons, datasets.seed, false, |_| {})?;
                 tracing::warn!(
-                    persons = n,
+                    persons = n.rni_personen,
+                    residents = n.ingezetenen,
                     seed = datasets.seed,
                     "the RNI dataset was empty: filled with SYNTHETIC persons"
                 );

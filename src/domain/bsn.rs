@@ -17,8 +17,9 @@ impl Bsn {
         }
     }
 
-    /// 9·d1 + 8·d2 + … + 2·d8 − 1·d9 must be a multiple of 11, and not 0.
-    fn elfproef(d: &[u8; 9]) -> bool {
+    /// 9·d1 + 8·d2 + … + 2·d8 − 1·d9 must be a multiple of 11, and not 0. The RSIN (the
+    /// fiscal number in a loonheffingennummer) passes the same test.
+    pub(super) fn elfproef(d: &[u8; 9]) -> bool {
         let sum: i32 = d
             .iter()
             .enumerate()

@@ -5,11 +5,13 @@
 
 mod bsn;
 mod gemeentecode;
+mod loonheffingennummer;
 mod oin;
 mod postcode;
 
 pub use bsn::Bsn;
 pub use gemeentecode::Gemeentecode;
+pub use loonheffingennummer::Loonheffingennummer;
 pub use oin::Oin;
 pub use postcode::Postcode;
 

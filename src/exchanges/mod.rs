@@ -6,7 +6,11 @@ pub mod haalcentraal;
 pub mod persoon;
 pub mod rni;
 pub mod signalen;
+pub mod svb;
 pub mod territory;
+pub mod uwv;
+
+mod params;
 
 use actix_web::web;
 
@@ -15,4 +19,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     haalcentraal::routes(cfg);
     abo::routes(cfg);
     signalen::routes(cfg);
+    uwv::routes(cfg);
+    svb::routes(cfg);
 }

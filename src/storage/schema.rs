@@ -160,3 +160,63 @@ diesel::table! {
 diesel::joinable!(signaal_betrokkenen -> signalen (signaal_id));
 diesel::joinable!(signaal_statussen -> signalen (signaal_id));
 diesel::allow_tables_to_appear_in_same_query!(signalen, signaal_betrokkenen, signaal_statussen);
+
+diesel::table! {
+    uwv_werkgevers (loonheffingennummer) {
+        loonheffingennummer -> Text,
+        naam -> Text,
+        kvk_nummer -> Text,
+        uitzendbureau -> Bool,
+    }
+}
+
+diesel::table! {
+    uwv_dienstverbanden (id) {
+        id -> BigInt,
+        burgerservicenummer -> Text,
+        loonheffingennummer -> Text,
+        datum_aanvang -> Text,
+        datum_einde -> Nullable<Text>,
+        uren_per_week -> Integer,
+        sv_loon_per_maand_cent -> BigInt,
+        soort_arbeidsrelatie -> Text,
+    }
+}
+
+diesel::table! {
+    uwv_uitkeringen (burgerservicenummer, soort, datum_ingang) {
+        burgerservicenummer -> Text,
+        soort -> Text,
+        datum_ingang -> Text,
+        datum_einde -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    svb_uitkeringen (burgerservicenummer, soort, datum_ingang) {
+        burgerservicenummer -> Text,
+        soort -> Text,
+        datum_ingang -> Text,
+        datum_einde -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    svb_a1_verklaringen (burgerservicenummer, datum_ingang) {
+        burgerservicenummer -> Text,
+        lidstaat -> Text,
+        werkgever_naam -> Text,
+        datum_ingang -> Text,
+        datum_einde -> Text,
+    }
+}
+
+diesel::table! {
+    ingezetenen (burgerservicenummer) {
+        burgerservicenummer -> Text,
+        gemeentecode -> Text,
+    }
+}
+
+diesel::joinable!(uwv_dienstverbanden -> uwv_werkgevers (loonheffingennummer));
+diesel::allow_tables_to_appear_in_same_query!(uwv_dienstverbanden, uwv_werkgevers);
