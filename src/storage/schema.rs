@@ -95,3 +95,11 @@ diesel::table! {
         gemeentecode -> Text,
     }
 }
+
+diesel::table! {
+    register_versies (version) {
+        version -> Text,
+        loaded_at_ms -> BigInt,
+        content -> Text,
+    }
+}
