@@ -407,7 +407,10 @@ impl Settings {
             return bad("audit.audience", "must not be empty");
         }
         if a.leeway_s > 60 {
-            return bad("audit.leeway_s", "must be at most 60 (seconds of clock skew)");
+            return bad(
+                "audit.leeway_s",
+                "must be at most 60 (seconds of clock skew)",
+            );
         }
         if !(a.anomaly_volume_factor > 1.0 && a.anomaly_volume_factor.is_finite()) {
             return bad("audit.anomaly_volume_factor", "must be more than 1");

@@ -74,8 +74,7 @@ struct Answer {
 
 impl Answer {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -91,9 +90,7 @@ async fn call(
     body: Option<Value>,
     accept: Option<&str>,
 ) -> Answer {
-    let mut req = app
-        .anonymous_client()
-        .request(method, app.audit_url(path));
+    let mut req = app.anonymous_client().request(method, app.audit_url(path));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -205,7 +202,9 @@ fn record_by_id(app: &TestApp, id: &str) -> doelpoort::disclosure::StoredRecord 
 
 /// Checks the audit record of an answer: who looked, which endpoint, how many records.
 fn assert_audited(app: &TestApp, a: &Answer, endpoint: &str, oin: &str, role: &str) -> i32 {
-    let id = a.header("x-disclosure-id").expect("an audit answer names its record");
+    let id = a
+        .header("x-disclosure-id")
+        .expect("an audit answer names its record");
     let rec = record_by_id(app, id);
     assert_eq!(rec.name, format!("audit/{endpoint}"));
     assert_eq!(rec.requester_oin.as_deref(), Some(oin));
@@ -326,7 +325,11 @@ async fn tokens_are_checked(backend: Backend) {
         ("unknown issuer", Some(stranger.sign(&unknown_iss).unwrap())),
         (
             "dev issuer's name, another key",
-            Some(stranger.sign(&claims(AMSTERDAM, "privacy-officer")).unwrap()),
+            Some(
+                stranger
+                    .sign(&claims(AMSTERDAM, "privacy-officer"))
+                    .unwrap(),
+            ),
         ),
         ("alg none", Some(none)),
         ("alg none with a signature", Some(none_signed)),
@@ -352,7 +355,10 @@ async fn tokens_are_checked(backend: Backend) {
     assert_eq!(a.status(), 401);
     // Authentic, but not allowed: supervisor role for a gemeente, an unknown OIN.
     let a = get(&app, path, &token(&app, AMSTERDAM, Role::Supervisor)).await;
-    assert_eq!((a.status, a.json()["code"].clone()), (403, json!("notPermitted")));
+    assert_eq!(
+        (a.status, a.json()["code"].clone()),
+        (403, json!("notPermitted"))
+    );
     let a = get(&app, path, &officer(&app, "99000000000199990000")).await;
     assert_eq!(
         (a.status, a.json()["code"].clone()),
@@ -366,7 +372,8 @@ async fn tokens_are_checked(backend: Backend) {
         (reqwest::Method::GET, "/audit/v1/export"),
         (reqwest::Method::POST, "/audit/v1/inzage"),
     ] {
-        let body = (method == reqwest::Method::POST).then(|| json!({"burgerservicenummer": "999993653"}));
+        let body =
+            (method == reqwest::Method::POST).then(|| json!({"burgerservicenummer": "999993653"}));
         assert_401(&call(&app, method, p, None, body, None).await, p);
     }
     assert_eq!(
@@ -468,19 +475,44 @@ async fn tenants_are_isolated(backend: Backend) {
     assert!(records_of(&a).is_empty());
     let all = records_of(&get(&app, "/audit/v1/disclosures?limit=1000", &supervisor(&app)).await);
     for oin in [AMSTERDAM, ROTTERDAM] {
-        assert!(all.iter().any(|rec| rec["requester"]["oin"] == oin), "{oin}");
+        assert!(
+            all.iter().any(|rec| rec["requester"]["oin"] == oin),
+            "{oin}"
+        );
     }
-    let rvig = records_of(&get(&app, "/audit/v1/disclosures?limit=1000", &officer(&app, RVIG)).await);
+    let rvig = records_of(
+        &get(
+            &app,
+            "/audit/v1/disclosures?limit=1000",
+            &officer(&app, RVIG),
+        )
+        .await,
+    );
     for oin in [AMSTERDAM, ROTTERDAM] {
-        assert!(rvig.iter().any(|rec| rec["requester"]["oin"] == oin), "{oin}");
+        assert!(
+            rvig.iter().any(|rec| rec["requester"]["oin"] == oin),
+            "{oin}"
+        );
     }
     assert!(rvig.iter().all(|rec| involves(rec, RVIG)));
     // Names come along with the OINs.
-    let mine = records_of(&get(&app, "/audit/v1/disclosures?status=OK&activity=rni-adresoverzicht", &ams).await);
+    let mine = records_of(
+        &get(
+            &app,
+            "/audit/v1/disclosures?status=OK&activity=rni-adresoverzicht",
+            &ams,
+        )
+        .await,
+    );
     assert_eq!(mine[0]["requester"]["naam"], "Amsterdam");
     assert_eq!(mine[0]["provider"]["oin"], RVIG);
-    assert!(mine[0]["register_version"].as_str().unwrap().starts_with("sha256:"));
-    assert!(mine.iter().any(|rec| rec["data_subject_pseudonym"].as_str().is_some_and(|p| p.len() == 64)));
+    assert!(mine[0]["register_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    assert!(mine.iter().any(|rec| rec["data_subject_pseudonym"]
+        .as_str()
+        .is_some_and(|p| p.len() == 64)));
 
     // Inzage: Rotterdam's person is not in Amsterdam's report, but in the supervisor's.
     let a = inzage(&app, &ams, &rdam_bsns[0], None).await;
@@ -512,13 +544,23 @@ async fn tenants_are_isolated(backend: Backend) {
     // Export: every line Amsterdam's.
     let a = get(&app, "/audit/v1/export", &ams).await;
     assert_eq!(a.status, 200);
-    let lines: Vec<Value> = a.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = a
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(!lines.is_empty());
     assert!(lines.iter().all(|rec| involves(rec, AMSTERDAM)));
-    assert_eq!(a.header("x-record-count"), Some(lines.len().to_string().as_str()));
+    assert_eq!(
+        a.header("x-record-count"),
+        Some(lines.len().to_string().as_str())
+    );
     // Verify is the supervisor's.
     let a = get(&app, "/audit/v1/verify", &ams).await;
-    assert_eq!((a.status, a.json()["code"].clone()), (403, json!("notPermitted")));
+    assert_eq!(
+        (a.status, a.json()["code"].clone()),
+        (403, json!("notPermitted"))
+    );
     app.stop().await;
 }
 
@@ -559,10 +601,19 @@ async fn inzage_explains_each_disclosure(backend: Backend) {
     assert_eq!(v[0]["ontvanger"]["naam"], "Amsterdam");
     assert_eq!(v[0]["verstrekker"]["oin"], RVIG);
     assert_eq!(v[0]["verwerkingsactiviteit"]["id"], "rni-adresoverzicht");
-    assert_eq!(v[0]["verwerkingsactiviteit"]["grondslag"]["citation"], citation);
-    assert!(v[0]["verwerkingsactiviteit"]["doel"].as_str().unwrap().contains("Adreskwaliteit"));
+    assert_eq!(
+        v[0]["verwerkingsactiviteit"]["grondslag"]["citation"],
+        citation
+    );
+    assert!(v[0]["verwerkingsactiviteit"]["doel"]
+        .as_str()
+        .unwrap()
+        .contains("Adreskwaliteit"));
     assert_eq!(v[0]["kenmerk"], id.as_str());
-    assert!(v[0]["gegevens"].as_array().unwrap().contains(&json!("burgerservicenummer")));
+    assert!(v[0]["gegevens"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("burgerservicenummer")));
     // Its audit record names the person by pseudonym.
     let n = assert_audited(&app, &a, "inzage", AMSTERDAM, "privacy-officer");
     assert_eq!(n, 1);
@@ -576,14 +627,17 @@ async fn inzage_explains_each_disclosure(backend: Backend) {
     let lines: Vec<&str> = a.text.lines().collect();
     assert_eq!(lines.len(), 2, "{}", a.text);
     assert!(lines[0].starts_with("tijdstip,ontvanger,"));
-    assert!(lines[1].contains("rni-adresoverzicht") && lines[1].contains(&format!("\"{citation}\"")));
+    assert!(lines[1].contains("rni-adresoverzicht") && lines[1].contains(&format!(",{citation},")));
     assert!(!a.text.contains(bsn.as_str()));
 
     // HTML: a printable report in Dutch, the BSN masked, the earlier look listed.
     let a = inzage(&app, &ams, bsn, Some("text/html")).await;
     assert_eq!(a.status, 200);
     assert!(a.header("content-type").unwrap().starts_with("text/html"));
-    assert!(a.header("content-security-policy").unwrap().contains("default-src 'none'"));
+    assert!(a
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'none'"));
     let html = &a.text;
     for expected in [
         "<title>Overzicht van verstrekkingen van uw persoonsgegevens</title>",
@@ -604,7 +658,11 @@ async fn inzage_explains_each_disclosure(backend: Backend) {
     let db = app.database();
     let mut conn = db.checkout().unwrap();
     let looks: i64 = r::disclosure_records
-        .filter(r::name.eq("audit/inzage").and(r::subject_pseudonym.eq(&pseudonym)))
+        .filter(
+            r::name
+                .eq("audit/inzage")
+                .and(r::subject_pseudonym.eq(&pseudonym)),
+        )
         .count()
         .get_result(&mut *conn)
         .unwrap();
@@ -615,7 +673,10 @@ async fn inzage_explains_each_disclosure(backend: Backend) {
     let before = audit_records(&app);
     for bad in ["999993654", "12345", "abcdefghi"] {
         let a = inzage(&app, &ams, bad, None).await;
-        assert_eq!((a.status, a.json()["code"].clone()), (400, json!("paramsValidation")));
+        assert_eq!(
+            (a.status, a.json()["code"].clone()),
+            (400, json!("paramsValidation"))
+        );
         assert!(!a.text.contains(bad));
     }
     assert_eq!(audit_records(&app), before);
@@ -626,14 +687,14 @@ async fn inzage_explains_each_disclosure(backend: Backend) {
 
     // The legal basis is that of the record's register version, not today's: change the
     // citation in the register, disclose again; the old record keeps the old basis.
-    let register = app.settings.policies.dir.join("verwerkingsactiviteiten.toml");
+    let register = app
+        .settings
+        .policies
+        .dir
+        .join("verwerkingsactiviteiten.toml");
     let text = std::fs::read_to_string(&register).unwrap();
     let new_citation = "Wet BRP, gewijzigd (test)";
-    std::fs::write(
-        &register,
-        text.replacen(citation, new_citation, 1),
-    )
-    .unwrap();
+    std::fs::write(&register, text.replacen(citation, new_citation, 1)).unwrap();
     let versions = |app: &TestApp| -> i64 {
         let db = app.database();
         let mut conn = db.checkout().unwrap();
@@ -644,7 +705,10 @@ async fn inzage_explains_each_disclosure(backend: Backend) {
     };
     let mut waited = 0;
     while versions(&app) < 2 {
-        assert!(waited < 100, "the reloaded register version was never stored");
+        assert!(
+            waited < 100,
+            "the reloaded register version was never stored"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
         waited += 1;
     }
@@ -656,7 +720,11 @@ async fn inzage_explains_each_disclosure(backend: Backend) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|x| x["verwerkingsactiviteit"]["grondslag"]["citation"].as_str().unwrap())
+        .map(|x| {
+            x["verwerkingsactiviteit"]["grondslag"]["citation"]
+                .as_str()
+                .unwrap()
+        })
         .collect();
     assert_eq!(citations, vec![citation, new_citation]);
     assert_ne!(v[0]["registerversie"], v[1]["registerversie"]);
@@ -726,7 +794,10 @@ async fn paging_is_stable_while_records_arrive(backend: Backend) {
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "a record on two pages");
     for id in &present {
-        assert!(unique.contains(id), "record {id} present before paging was skipped");
+        assert!(
+            unique.contains(id),
+            "record {id} present before paging was skipped"
+        );
     }
     assert!(
         keys.windows(2).all(|w| w[0] > w[1]),
@@ -734,8 +805,19 @@ async fn paging_is_stable_while_records_arrive(backend: Backend) {
     );
     // A cursor that is not one: 400.
     let a = get(&app, "/audit/v1/disclosures?cursor=1.2.x;y", &sup).await;
-    assert_eq!((a.status, a.json()["code"].clone()), (400, json!("paramsValidation")));
-    for bad in ["limit=0", "limit=1001", "status=ok", "from=gisteren", "requester=123", "onbekend=1", "from=2026-12-02&to=2026-12-01"] {
+    assert_eq!(
+        (a.status, a.json()["code"].clone()),
+        (400, json!("paramsValidation"))
+    );
+    for bad in [
+        "limit=0",
+        "limit=1001",
+        "status=ok",
+        "from=gisteren",
+        "requester=123",
+        "onbekend=1",
+        "from=2026-12-02&to=2026-12-01",
+    ] {
         let a = get(&app, &format!("/audit/v1/disclosures?{bad}"), &sup).await;
         assert_eq!(a.status, 400, "{bad}: {}", a.text);
     }
@@ -850,14 +932,22 @@ async fn stats_and_anomalies(backend: Backend) {
     let sup = supervisor(&app);
 
     // Per day: the history as written (Dutch days).
-    let a = get(&app, "/audit/v1/stats?group_by=day&from=2026-05-27&to=2026-06-10", &sup).await;
+    let a = get(
+        &app,
+        "/audit/v1/stats?group_by=day&from=2026-05-27&to=2026-06-10",
+        &sup,
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.text);
     let body = a.json();
     let groepen = body["groepen"].as_array().unwrap();
     assert_eq!(groepen.len(), 15);
     assert_eq!(groepen[0]["sleutel"], "2026-05-27");
     assert_eq!(groepen[0]["records"], 5);
-    let d = groepen.iter().find(|g| g["sleutel"] == "2026-06-10").unwrap();
+    let d = groepen
+        .iter()
+        .find(|g| g["sleutel"] == "2026-06-10")
+        .unwrap();
     assert_eq!(
         (
             d["records"].as_i64(),
@@ -882,7 +972,11 @@ async fn stats_and_anomalies(backend: Backend) {
             .iter()
             .map(|g| g["records"].as_i64().unwrap())
             .sum();
-        assert_eq!((sum, body["totaal"]["records"].as_i64().unwrap()), (before, before), "{group_by}");
+        assert_eq!(
+            (sum, body["totaal"]["records"].as_i64().unwrap()),
+            (before, before),
+            "{group_by}"
+        );
         for g in body["groepen"].as_array().unwrap() {
             let parts: i64 = ["verstrekkingen", "personen", "weigeringen", "raadplegingen"]
                 .iter()
@@ -900,36 +994,79 @@ async fn stats_and_anomalies(backend: Backend) {
         .cloned()
         .unwrap();
     assert_eq!(ams["naam"], "Amsterdam");
-    assert_eq!(get(&app, "/audit/v1/stats?group_by=week", &sup).await.status, 400);
+    assert_eq!(
+        get(&app, "/audit/v1/stats?group_by=week", &sup)
+            .await
+            .status,
+        400
+    );
 
     // Anomalies on 10 June: each of the four, with its numbers.
     for who in [sup.clone(), officer(&app, AMSTERDAM)] {
-        let a = get(&app, "/audit/v1/anomalieen?from=2026-06-10&to=2026-06-10", &who).await;
+        let a = get(
+            &app,
+            "/audit/v1/anomalieen?from=2026-06-10&to=2026-06-10",
+            &who,
+        )
+        .await;
         assert_eq!(a.status, 200, "{}", a.text);
         let signalen = a.json()["signalen"].as_array().unwrap().clone();
         let of = |soort: &str| signalen.iter().find(|s| s["soort"] == soort).cloned();
         let volume = of("volume").expect("volume signal");
         assert_eq!(volume["organisatie"]["oin"], AMSTERDAM);
         assert_eq!(volume["activiteit"], "rni-raadplegen");
-        assert_eq!((volume["aantal"].as_i64(), volume["mediaan_14_dagen"].as_f64()), (Some(61), Some(5.0)));
+        assert_eq!(
+            (
+                volume["aantal"].as_i64(),
+                volume["mediaan_14_dagen"].as_f64()
+            ),
+            (Some(61), Some(5.0))
+        );
         assert_eq!(volume["dag"], "2026-06-10");
-        assert!(volume["records"].as_str().unwrap().starts_with("/audit/v1/disclosures?requester="));
+        assert!(volume["records"]
+            .as_str()
+            .unwrap()
+            .starts_with("/audit/v1/disclosures?requester="));
         let night = of("buiten-kantooruren").expect("office-hours signal");
         assert_eq!(night["aantal"], 60);
         assert_eq!(night["uren"]["02:00-03:00"], 60);
         let refused = of("weigeringen").expect("refusal signal");
-        assert_eq!((refused["aantal"].as_i64(), refused["codes"]["notPermitted"].as_i64()), (Some(25), Some(25)));
+        assert_eq!(
+            (
+                refused["aantal"].as_i64(),
+                refused["codes"]["notPermitted"].as_i64()
+            ),
+            (Some(25), Some(25))
+        );
         let case = of("zaakkenmerk").expect("case-reference signal");
-        assert_eq!((case["zaakkenmerk"].as_str(), case["personen"].as_i64()), (Some("ZAAK-2026-1"), Some(120)));
+        assert_eq!(
+            (case["zaakkenmerk"].as_str(), case["personen"].as_i64()),
+            (Some("ZAAK-2026-1"), Some(120))
+        );
         assert_eq!(signalen.len(), 4, "{signalen:?}");
     }
     // The day before: nothing stands out. Rotterdam: none of Amsterdam's signals.
-    let a = get(&app, "/audit/v1/anomalieen?from=2026-06-09&to=2026-06-09", &sup).await;
+    let a = get(
+        &app,
+        "/audit/v1/anomalieen?from=2026-06-09&to=2026-06-09",
+        &sup,
+    )
+    .await;
     assert_eq!(a.json()["signalen"], json!([]));
-    let a = get(&app, "/audit/v1/anomalieen?from=2026-06-10&to=2026-06-10", &officer(&app, ROTTERDAM)).await;
+    let a = get(
+        &app,
+        "/audit/v1/anomalieen?from=2026-06-10&to=2026-06-10",
+        &officer(&app, ROTTERDAM),
+    )
+    .await;
     assert_eq!(a.json()["signalen"], json!([]));
     assert_audited(&app, &a, "anomalieen", ROTTERDAM, "privacy-officer");
-    let a = get(&app, "/audit/v1/anomalieen?from=2026-01-01&to=2026-12-31", &sup).await;
+    let a = get(
+        &app,
+        "/audit/v1/anomalieen?from=2026-01-01&to=2026-12-31",
+        &sup,
+    )
+    .await;
     assert_eq!(a.status, 400, "more than 92 days");
 
     // Verify: the whole log, both instances, intact.
@@ -939,8 +1076,14 @@ async fn stats_and_anomalies(backend: Backend) {
     let body = a.json();
     assert_eq!(body["intact"], true, "{body}");
     assert_eq!(body["records"], before);
-    assert!(body["instances"].as_array().unwrap().contains(&json!("history")));
-    assert_eq!(assert_audited(&app, &a, "verify", AP, "supervisor") as i64, before);
+    assert!(body["instances"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("history")));
+    assert_eq!(
+        assert_audited(&app, &a, "verify", AP, "supervisor") as i64,
+        before
+    );
     app.stop().await;
 }
 
@@ -970,7 +1113,11 @@ async fn export_lines(app: &TestApp, token: &str, query: &str) -> (u64, u64, u64
         res.headers().get("content-type").unwrap(),
         "application/x-ndjson"
     );
-    let announced: u64 = res.headers()["x-record-count"].to_str().unwrap().parse().unwrap();
+    let announced: u64 = res.headers()["x-record-count"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let rss = || -> u64 {
         std::fs::read_to_string("/proc/self/status")
             .unwrap()
@@ -1034,23 +1181,47 @@ async fn export_of_a_million_records_on_postgres() {
     let start_ms: i64 = 1_767_225_600_000; // 2026-01-01
     let t = std::time::Instant::now();
     {
+        #[derive(QueryableByName)]
+        struct Index {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            indexname: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            indexdef: String,
+        }
         let mut conn = diesel::PgConnection::establish(&app.settings.database.url).unwrap();
+        // Faster in bulk: the secondary indexes (as the migrations made them) are dropped for
+        // the insert and built again after it.
+        let indexes: Vec<Index> = diesel::sql_query(
+            "SELECT indexname::text AS indexname, indexdef FROM pg_indexes \
+             WHERE tablename = 'disclosure_records' AND indexname <> 'disclosure_records_pkey'",
+        )
+        .load(&mut conn)
+        .unwrap();
+        assert!(indexes.len() >= 7);
+        for i in &indexes {
+            diesel::sql_query(format!("DROP INDEX {}", i.indexname))
+                .execute(&mut conn)
+                .unwrap();
+        }
         diesel::sql_query(format!(
             "INSERT INTO disclosure_records
              SELECT 'synthetic', g,
-                    substring(sha256(g::text::bytea) from 1 for 16),
-                    substring(sha256(('op' || g)::bytea) from 1 for 8),
+                    decode(lpad(to_hex(g), 32, '0'), 'hex'),
+                    decode(lpad(to_hex(g), 16, '0'), 'hex'),
                     NULL, NULL, NULL, NULL, 'rni-raadplegen/read',
                     {start_ms} + g * 20, {start_ms} + g * 20 + 3, 'OK', NULL, 'rni-raadplegen',
                     'sha256:0123456789abcdef0123456789abcdef',
                     CASE WHEN g % 2 = 0 THEN '{AMSTERDAM}' ELSE '{ROTTERDAM}' END,
                     '{RVIG}', NULL, 'burgerservicenummer,naam', 0, NULL,
                     {start_ms} + 3650 * 86400000::bigint,
-                    sha256(('prev' || g)::bytea), sha256(('hash' || g)::bytea)
+                    decode(repeat('00', 32), 'hex'), decode(repeat('11', 32), 'hex')
              FROM generate_series(1::bigint, {n}::bigint) g"
         ))
         .execute(&mut conn)
         .unwrap();
+        for i in &indexes {
+            diesel::sql_query(&i.indexdef).execute(&mut conn).unwrap();
+        }
         diesel::sql_query("ANALYZE disclosure_records")
             .execute(&mut conn)
             .unwrap();
@@ -1066,25 +1237,33 @@ async fn export_of_a_million_records_on_postgres() {
     );
     assert_eq!((lines, announced), (all, all));
     assert!(grown_mb < 200, "the export grew memory by {grown_mb} MB");
-    // Amsterdam's half, up to 2026-01-03 (8,640 s of records at 20 ms: 432,000 records).
-    let (lines, announced, _) =
-        export_lines(&app, &officer(&app, AMSTERDAM), "?from=2026-01-01&to=2026-01-02").await;
+    // Amsterdam's half of the first hour of the records (a record every 20 ms: 90,000).
+    let (lines, announced, _) = export_lines(
+        &app,
+        &officer(&app, AMSTERDAM),
+        "?from=2026-01-01T01:00:00%2B01:00&to=2026-01-01T02:00:00%2B01:00",
+    )
+    .await;
     let expected = {
         let mut conn = diesel::PgConnection::establish(&app.settings.database.url).unwrap();
-        let to = chrono::DateTime::parse_from_rfc3339("2026-01-03T00:00:00+01:00")
+        let to = chrono::DateTime::parse_from_rfc3339("2026-01-01T02:00:00+01:00")
             .unwrap()
             .timestamp_millis();
-        let from = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00+01:00")
+        let from = chrono::DateTime::parse_from_rfc3339("2026-01-01T01:00:00+01:00")
             .unwrap()
             .timestamp_millis();
         r::disclosure_records
-            .filter(r::requester_oin.eq(AMSTERDAM).or(r::provider_oin.eq(AMSTERDAM)))
+            .filter(
+                r::requester_oin
+                    .eq(AMSTERDAM)
+                    .or(r::provider_oin.eq(AMSTERDAM)),
+            )
             .filter(r::start_time_ms.ge(from).and(r::start_time_ms.lt(to)))
             .count()
             .get_result::<i64>(&mut conn)
             .unwrap() as u64
     };
-    assert!(expected > 100_000);
+    assert!(expected > 50_000, "{expected}");
     assert_eq!((lines, announced), (expected, expected));
     app.stop().await;
 }
@@ -1104,8 +1283,21 @@ fn token_issue_prints_a_dev_token() {
             .output()
             .unwrap()
     };
-    let out = run(&["token", "issue", "--oin", "gemeente-0363", "--role", "privacy-officer", "--ttl-min", "5"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "token",
+        "issue",
+        "--oin",
+        "gemeente-0363",
+        "--role",
+        "privacy-officer",
+        "--ttl-min",
+        "5",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let dev = DevIssuer::load(&dir.path().join("keys"), false).unwrap();
     let settings = doelpoort::config::AuditSettings::default();
@@ -1117,10 +1309,33 @@ fn token_issue_prints_a_dev_token() {
     assert_eq!(who.organisation.name, "Amsterdam");
     assert_eq!(who.role, Role::PrivacyOfficer);
     for bad in [
-        vec!["token", "issue", "--oin", "gemeente-0363", "--role", "supervisor"],
-        vec!["token", "issue", "--oin", "gemeente-9999", "--role", "privacy-officer"],
+        vec![
+            "token",
+            "issue",
+            "--oin",
+            "gemeente-0363",
+            "--role",
+            "supervisor",
+        ],
+        vec![
+            "token",
+            "issue",
+            "--oin",
+            "gemeente-9999",
+            "--role",
+            "privacy-officer",
+        ],
         vec!["token", "issue", "--oin", "supervisor", "--role", "admin"],
-        vec!["token", "issue", "--oin", "supervisor", "--role", "supervisor", "--ttl-min", "0"],
+        vec![
+            "token",
+            "issue",
+            "--oin",
+            "supervisor",
+            "--role",
+            "supervisor",
+            "--ttl-min",
+            "0",
+        ],
     ] {
         assert!(!run(&bad).status.success(), "{bad:?}");
     }

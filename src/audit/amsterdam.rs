@@ -108,7 +108,10 @@ mod tests {
             local(ms("2026-07-01T12:00:00Z")).to_string(),
             "2026-07-01 14:00:00"
         );
-        assert_eq!(rfc3339(ms("2026-11-24T09:30:00Z")), "2026-11-24T10:30:00.000+01:00");
+        assert_eq!(
+            rfc3339(ms("2026-11-24T09:30:00Z")),
+            "2026-11-24T10:30:00.000+01:00"
+        );
     }
 
     #[test]
@@ -121,8 +124,14 @@ mod tests {
             day_start(d("2026-03-30")) - day_start(d("2026-03-29")),
             23 * HOUR_MS
         );
-        assert_eq!(parse_bound("2026-11-24", true), Some(ms("2026-11-24T23:00:00Z")));
-        assert_eq!(parse_bound("2026-11-24T10:00:00+01:00", false), Some(ms("2026-11-24T09:00:00Z")));
+        assert_eq!(
+            parse_bound("2026-11-24", true),
+            Some(ms("2026-11-24T23:00:00Z"))
+        );
+        assert_eq!(
+            parse_bound("2026-11-24T10:00:00+01:00", false),
+            Some(ms("2026-11-24T09:00:00Z"))
+        );
         assert_eq!(parse_bound("24-11-2026", false), None);
     }
 

@@ -59,7 +59,8 @@ struct Bucket {
 }
 
 /// Requests that disclosed data (not the per-person records, refusals or audit queries).
-const REQUESTS: &str = "parent_operation_id IS NULL AND refusal_code IS NULL AND processing_activity_id IS NOT NULL";
+const REQUESTS: &str =
+    "parent_operation_id IS NULL AND refusal_code IS NULL AND processing_activity_id IS NOT NULL";
 
 #[allow(clippy::too_many_arguments)]
 fn buckets(
@@ -79,7 +80,8 @@ fn buckets(
     tenant.restrict(&mut sql);
     sql.push(&format!(" GROUP BY {group}"));
     if let Some(min) = having {
-        sql.push(" HAVING COUNT(DISTINCT subject_pseudonym) >= ").int(min);
+        sql.push(" HAVING COUNT(DISTINCT subject_pseudonym) >= ")
+            .int(min);
     }
     sql.load(conn)
 }
@@ -253,8 +255,7 @@ pub async fn anomalieen(
     }
 
     // Refusals: per (organisation, day), by code.
-    let mut refused: BTreeMap<(Option<String>, NaiveDate), BTreeMap<String, i64>> =
-        BTreeMap::new();
+    let mut refused: BTreeMap<(Option<String>, NaiveDate), BTreeMap<String, i64>> = BTreeMap::new();
     for b in &refusals {
         counted += b.n;
         *refused
@@ -310,7 +311,14 @@ pub async fn anomalieen(
         encode(&amsterdam::rfc3339(to))
     );
     let id = audit
-        .record(&who, &req, "anomalieen", &described, counted.max(0) as u64, None)
+        .record(
+            &who,
+            &req,
+            "anomalieen",
+            &described,
+            counted.max(0) as u64,
+            None,
+        )
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((DISCLOSURE_ID.clone(), id))

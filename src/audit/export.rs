@@ -76,10 +76,7 @@ pub async fn export(
             let _ = chunks.blocking_send(Err(std::io::Error::other("export failed")));
         }
     });
-    let n = count
-        .await
-        .map_err(unavailable)?
-        .map_err(unavailable)?;
+    let n = count.await.map_err(unavailable)?.map_err(unavailable)?;
     // The records are counted; the answer starts only once its audit record is committed.
     let id = audit
         .record(&who, &req, "export", &filter.describe(), n as u64, None)

@@ -151,8 +151,10 @@ pub async fn inzage(
             sql.push(" ORDER BY start_time_ms, instance_id, seq");
             let rows: Vec<Row> = sql.load(conn)?;
             let rows: Vec<Row> = rows.into_iter().filter(|r| tenant.admits(r)).collect();
-            let mut wanted: Vec<String> =
-                rows.iter().filter_map(|r| r.register_version.clone()).collect();
+            let mut wanted: Vec<String> = rows
+                .iter()
+                .filter_map(|r| r.register_version.clone())
+                .collect();
             wanted.sort();
             wanted.dedup();
             let versions = versies::load(conn, wanted)?;
@@ -298,7 +300,10 @@ fn gegeven(path: &str) -> String {
 
 fn party_name(p: &Option<Party>) -> String {
     match p {
-        Some(p) => p.naam.clone().unwrap_or_else(|| format!("organisatie {}", p.oin)),
+        Some(p) => p
+            .naam
+            .clone()
+            .unwrap_or_else(|| format!("organisatie {}", p.oin)),
         None => "onbekend".to_owned(),
     }
 }
@@ -327,9 +332,15 @@ fn csv(o: &Overzicht) -> String {
         let row = [
             v.tijdstip.clone(),
             party_name(&v.ontvanger),
-            v.ontvanger.as_ref().map(|p| p.oin.clone()).unwrap_or_default(),
+            v.ontvanger
+                .as_ref()
+                .map(|p| p.oin.clone())
+                .unwrap_or_default(),
             party_name(&v.verstrekker),
-            v.verstrekker.as_ref().map(|p| p.oin.clone()).unwrap_or_default(),
+            v.verstrekker
+                .as_ref()
+                .map(|p| p.oin.clone())
+                .unwrap_or_default(),
             a.map(|a| a.id.clone()).unwrap_or_default(),
             a.and_then(|a| a.naam.clone()).unwrap_or_default(),
             a.and_then(|a| a.doel.clone()).unwrap_or_default(),
@@ -365,8 +376,18 @@ fn esc(s: &str) -> String {
 /// "24 november 2026 om 10:15"
 fn dutch_time(ms: i64) -> String {
     const MONTHS: [&str; 12] = [
-        "januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-        "september", "oktober", "november", "december",
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
     ];
     use chrono::{Datelike, Timelike};
     let t = amsterdam::local(ms);
@@ -381,7 +402,11 @@ fn dutch_time(ms: i64) -> String {
 }
 
 fn html(o: &Overzicht, activities: &BTreeMap<String, &Activiteit>) -> String {
-    let door = esc(o.opgesteld_door.naam.as_deref().unwrap_or(&o.opgesteld_door.oin));
+    let door = esc(o
+        .opgesteld_door
+        .naam
+        .as_deref()
+        .unwrap_or(&o.opgesteld_door.oin));
     let mut h = String::with_capacity(4096 + o.verstrekkingen.len() * 1024);
     h.push_str(
         "<!DOCTYPE html>\n<html lang=\"nl\">\n<head>\n<meta charset=\"utf-8\">\n\

@@ -212,9 +212,10 @@ async fn verify(
     let id = audit
         .record(&who, &req, "verify", "", report.records, None)
         .await?;
-    let fout = report.fault.as_ref().map(|f| {
-        json!({ "instance": f.instance, "seq": f.seq, "wat": f.what })
-    });
+    let fout = report
+        .fault
+        .as_ref()
+        .map(|f| json!({ "instance": f.instance, "seq": f.seq, "wat": f.what }));
     Ok(HttpResponse::Ok()
         .insert_header((DISCLOSURE_ID.clone(), id))
         .json(json!({

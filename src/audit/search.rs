@@ -58,7 +58,8 @@ pub struct Filter {
 
 /// `from` (inclusive) and `to` (exclusive; a date includes its whole day).
 pub fn period(from: Option<&str>, to: Option<&str>) -> Result<(Option<i64>, Option<i64>), Problem> {
-    let reason = "Een tijdstip volgens RFC 3339 (2026-11-24T10:00:00+01:00) of een datum (2026-11-24).";
+    let reason =
+        "Een tijdstip volgens RFC 3339 (2026-11-24T10:00:00+01:00) of een datum (2026-11-24).";
     let from = from
         .map(|s| amsterdam::parse_bound(s, false).ok_or_else(|| invalid("from", reason)))
         .transpose()?;
@@ -79,9 +80,12 @@ fn organisation(name: &str, value: &str, registry: &Registry) -> Result<String, 
     if let Some(org) = registry.find(value) {
         return Ok(org.oin.to_string());
     }
-    Oin::parse(value)
-        .map(|o| o.to_string())
-        .map_err(|_| invalid(name, "Een OIN (20 cijfers) of de naam van een organisatie (gemeente-0363)."))
+    Oin::parse(value).map(|o| o.to_string()).map_err(|_| {
+        invalid(
+            name,
+            "Een OIN (20 cijfers) of de naam van een organisatie (gemeente-0363).",
+        )
+    })
 }
 
 fn token(name: &str, value: &str, max: usize, reason: &str) -> Result<String, Problem> {
@@ -90,7 +94,8 @@ fn token(name: &str, value: &str, max: usize, reason: &str) -> Result<String, Pr
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then(|| value.to_owned()).ok_or_else(|| invalid(name, reason))
+    ok.then(|| value.to_owned())
+        .ok_or_else(|| invalid(name, reason))
 }
 
 impl Filter {
@@ -260,7 +265,9 @@ pub async fn disclosures(
     let cursor = q
         .cursor
         .as_deref()
-        .map(|c| Key::parse(c).ok_or_else(|| invalid("cursor", "Gebruik de waarde van 'volgende'.")))
+        .map(|c| {
+            Key::parse(c).ok_or_else(|| invalid("cursor", "Gebruik de waarde van 'volgende'."))
+        })
         .transpose()?;
     let limit = match q.limit.as_deref() {
         None => DEFAULT_LIMIT,
@@ -286,7 +293,14 @@ pub async fn disclosures(
         described.push_str(&format!("&cursor={}", super::encode(&c.to_cursor())));
     }
     let id = audit
-        .record(&who, &req, "disclosures", &described, rows.len() as u64, None)
+        .record(
+            &who,
+            &req,
+            "disclosures",
+            &described,
+            rows.len() as u64,
+            None,
+        )
         .await?;
     let records: Vec<RecordView> = rows
         .into_iter()

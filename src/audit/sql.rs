@@ -85,14 +85,16 @@ impl Sql {
         R: QueryableByName<Pg> + QueryableByName<Sqlite> + 'static,
     {
         match conn {
-            DbConnection::Postgresql(c) => {
-                bind_all(diesel::sql_query(self.numbered()).into_boxed::<Pg>(), &self.values)
-                    .load(c)
-            }
-            DbConnection::Sqlite(c) => {
-                bind_all(diesel::sql_query(self.text.clone()).into_boxed::<Sqlite>(), &self.values)
-                    .load(c)
-            }
+            DbConnection::Postgresql(c) => bind_all(
+                diesel::sql_query(self.numbered()).into_boxed::<Pg>(),
+                &self.values,
+            )
+            .load(c),
+            DbConnection::Sqlite(c) => bind_all(
+                diesel::sql_query(self.text.clone()).into_boxed::<Sqlite>(),
+                &self.values,
+            )
+            .load(c),
         }
     }
 }

@@ -213,8 +213,8 @@ impl TokenVerifier {
             .claims;
         let role = Role::parse(&claims.role)
             .ok_or_else(|| refuse("De rol in het token is niet privacy-officer of supervisor."))?;
-        let oin =
-            Oin::parse(&claims.oin).map_err(|_| refuse("De claim oin is geen OIN (20 cijfers)."))?;
+        let oin = Oin::parse(&claims.oin)
+            .map_err(|_| refuse("De claim oin is geen OIN (20 cijfers)."))?;
         let organisation = registry.get(&oin).cloned().ok_or_else(|| {
             Problem::new(ProblemCode::UnknownOrganisation)
                 .detail("De organisatie (oin) in het token is niet bekend bij doelpoort.")
@@ -425,7 +425,14 @@ mod tests {
         let key = dir.path().join("rsa.pem");
         let public = dir.path().join("rsa.pub.pem");
         let ok = std::process::Command::new("openssl")
-            .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+            ])
             .arg(&key)
             .stderr(std::process::Stdio::null())
             .status()
@@ -501,8 +508,10 @@ mod tests {
     fn the_issuer_is_peeked_only_from_a_three_part_token() {
         assert_eq!(unverified_issuer("a.b"), None);
         assert_eq!(unverified_issuer("a.b.c.d"), None);
-        let payload =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"iss":"x"}"#);
-        assert_eq!(unverified_issuer(&format!("h.{payload}.s")), Some("x".into()));
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"iss":"x"}"#);
+        assert_eq!(
+            unverified_issuer(&format!("h.{payload}.s")),
+            Some("x".into())
+        );
     }
 }
