@@ -268,6 +268,19 @@ async fn tokens_are_checked(backend: Backend) {
     let path = "/audit/v1/disclosures";
     let good = officer(&app, AMSTERDAM);
     assert_eq!(get(&app, path, &good).await.status, 200);
+    let a = get(&app, "/audit/v1/sessie", &good).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let me = a.json();
+    assert_eq!(
+        (me["organisatie"]["naam"].as_str(), me["rol"].as_str()),
+        (Some("Amsterdam"), Some("privacy-officer"))
+    );
+    assert_eq!(
+        get(&app, "/audit/v1/sessie", &supervisor(&app))
+            .await
+            .json()["rol"],
+        "supervisor"
+    );
     let audited_before = audit_records(&app);
 
     let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
@@ -371,6 +384,7 @@ async fn tokens_are_checked(backend: Backend) {
         (reqwest::Method::GET, "/audit/v1/verify"),
         (reqwest::Method::GET, "/audit/v1/export"),
         (reqwest::Method::POST, "/audit/v1/inzage"),
+        (reqwest::Method::GET, "/audit/v1/sessie"),
     ] {
         let body =
             (method == reqwest::Method::POST).then(|| json!({"burgerservicenummer": "999993653"}));

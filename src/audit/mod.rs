@@ -9,6 +9,7 @@
 //! - `stats`: `GET /audit/v1/stats`; `anomalieen`: `GET /audit/v1/anomalieen`;
 //! - `export`: `GET /audit/v1/export` (NDJSON, streamed);
 //! - `GET /audit/v1/verify` (here): `disclosure::verify`, supervisors only;
+//! - `GET /audit/v1/sessie` (here): who the token says the caller is (reads no records);
 //! - `versies`: every register version loaded, for the legal basis of old records;
 //! - `records`, `sql`, `amsterdam`: the record's JSON form, portable SQL, Dutch time.
 //!
@@ -153,6 +154,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/audit/v1/stats").get(stats::stats))
         .service(resource("/audit/v1/anomalieen").get(anomalieen::anomalieen))
         .service(resource("/audit/v1/verify").get(verify))
+        .service(resource("/audit/v1/sessie").get(sessie))
         .service(resource("/audit/v1/export").get(export::export));
 }
 
@@ -180,6 +182,25 @@ pub(crate) fn encode(v: &str) -> String {
         }
     }
     out
+}
+
+/// `GET /audit/v1/sessie`: the organisation, role and expiry of the caller's token, so that a
+/// user interface can show who is signed in and what they may do. It reads no records.
+async fn sessie(who: Auditor) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "organisatie": {
+            "oin": who.organisation.oin,
+            "naam": who.organisation.name,
+            "soort": who.organisation.kind.as_str(),
+        },
+        "rol": who.role.as_str(),
+        "ziet": match who.role {
+            Role::PrivacyOfficer => "de records waarin de eigen organisatie verzoeker of verstrekker is",
+            Role::Supervisor => "alle records",
+        },
+        "uitgever": who.issuer,
+        "verloopt": amsterdam::rfc3339(who.expires_at.min(i64::MAX as u64 / 1000) as i64 * 1000),
+    }))
 }
 
 /// `GET /audit/v1/verify`: the integrity of the whole log (every instance's chain and

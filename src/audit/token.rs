@@ -74,6 +74,8 @@ pub struct Auditor {
     pub issuer: String,
     /// The token's `sub` (the person or account), when it names one.
     pub subject: Option<String>,
+    /// The token's `exp` (seconds since the epoch).
+    pub expires_at: u64,
 }
 
 /// The claims doelpoort reads; `aud`, `exp` and `nbf` are checked by `jsonwebtoken`.
@@ -233,6 +235,7 @@ impl TokenVerifier {
             role,
             issuer: claims.iss,
             subject: claims.sub,
+            expires_at: claims.exp,
         })
     }
 }
