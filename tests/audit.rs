@@ -445,6 +445,10 @@ async fn tenants_are_isolated(backend: Backend) {
         "status=ERROR",
         "refusal_code=outOfScope",
         "case_reference=x",
+        "kind=verstrekking",
+        "kind=persoon",
+        "kind=weigering",
+        "kind=raadpleging&requester=gemeente-0599",
         "from=2020-01-01",
         "to=2099-12-31",
         "from=2020-01-01&to=2099-12-31&provider=rvig&activity=rni-adresoverzicht",
@@ -829,6 +833,8 @@ async fn paging_is_stable_while_records_arrive(backend: Backend) {
         "status=ok",
         "from=gisteren",
         "requester=123",
+        "kind=alles",
+        "case_reference=a%0Ab",
         "onbekend=1",
         "from=2026-12-02&to=2026-12-01",
     ] {
@@ -1058,6 +1064,12 @@ async fn stats_and_anomalies(backend: Backend) {
             (Some("ZAAK-2026-1"), Some(120))
         );
         assert_eq!(signalen.len(), 4, "{signalen:?}");
+        // Each signal links to its records.
+        for (signal, expected) in [(&case, 121), (&volume, 61), (&refused, 25)] {
+            let link = signal["records"].as_str().unwrap();
+            let a = get(&app, &format!("{link}&limit=1000"), &who).await;
+            assert_eq!(records_of(&a).len(), expected, "{link}");
+        }
     }
     // The day before: nothing stands out. Rotterdam: none of Amsterdam's signals.
     let a = get(

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::amsterdam::{self, DAY_MS, HOUR_MS};
-use super::records::Party;
+use super::records::{Kind, Party};
 use super::search::period;
 use super::sql::Sql;
 use super::tenant::Tenant;
@@ -146,7 +146,7 @@ pub async fn anomalieen(
             let requests = buckets(
                 conn,
                 "requester_oin AS a, processing_activity_id AS b, start_time_ms / 3600000 AS uur, COUNT(*) AS n",
-                REQUESTS,
+                Kind::Verstrekking.predicate(),
                 "requester_oin, processing_activity_id, start_time_ms / 3600000",
                 &tenant,
                 baseline_from,
@@ -156,7 +156,7 @@ pub async fn anomalieen(
             let refusals = buckets(
                 conn,
                 "requester_oin AS a, refusal_code AS b, start_time_ms / 3600000 AS uur, COUNT(*) AS n",
-                "parent_operation_id IS NULL AND refusal_code IS NOT NULL",
+                Kind::Weigering.predicate(),
                 "requester_oin, refusal_code, start_time_ms / 3600000",
                 &tenant,
                 amsterdam::day_start(first_day),
@@ -213,7 +213,7 @@ pub async fn anomalieen(
                         "{n} verzoeken onder {activity} op {day}, tegen een mediaan van {m} per dag in de 14 dagen ervoor (drempel: meer dan {}× de mediaan en minstens {}).",
                         s.anomaly_volume_factor, s.anomaly_volume_floor
                     ),
-                    "records": records_link(oin.as_deref().unwrap_or(""), &format!("&activity={}", encode(&activity)), Some(day)),
+                    "records": records_link(oin.as_deref().unwrap_or(""), &format!("&activity={}&kind=verstrekking", encode(&activity)), Some(day)),
                 }));
             }
         }
@@ -249,7 +249,7 @@ pub async fn anomalieen(
                     "{n} verzoeken op {day} buiten kantooruren (maandag tot en met vrijdag 07:00-19:00, Nederlandse tijd; drempel {}).",
                     s.anomaly_off_hours_floor
                 ),
-                "records": records_link(oin.as_deref().unwrap_or(""), "", Some(*day)),
+                "records": records_link(oin.as_deref().unwrap_or(""), "&kind=verstrekking", Some(*day)),
             }));
         }
     }
@@ -277,7 +277,7 @@ pub async fn anomalieen(
                     "{n} geweigerde verzoeken op {day} (drempel {}).",
                     s.anomaly_refusals_floor
                 ),
-                "records": records_link(oin.as_deref().unwrap_or(""), "&status=ERROR", Some(*day)),
+                "records": records_link(oin.as_deref().unwrap_or(""), "&kind=weigering", Some(*day)),
             }));
         }
     }

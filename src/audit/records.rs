@@ -61,6 +61,50 @@ impl Row {
     }
 }
 
+/// The four kinds of record; every record is exactly one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A request that disclosed data (the record naming how many persons).
+    Verstrekking,
+    /// One person disclosed, under such a request.
+    Persoon,
+    /// A refused request.
+    Weigering,
+    /// An audit query.
+    Raadpleging,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "verstrekking" => Some(Kind::Verstrekking),
+            "persoon" => Some(Kind::Persoon),
+            "weigering" => Some(Kind::Weigering),
+            "raadpleging" => Some(Kind::Raadpleging),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Verstrekking => "verstrekking",
+            Kind::Persoon => "persoon",
+            Kind::Weigering => "weigering",
+            Kind::Raadpleging => "raadpleging",
+        }
+    }
+
+    /// The SQL condition (on columns only) that selects this kind.
+    pub fn predicate(self) -> &'static str {
+        match self {
+            Kind::Verstrekking => "(parent_operation_id IS NULL AND refusal_code IS NULL AND processing_activity_id IS NOT NULL)",
+            Kind::Persoon => "(parent_operation_id IS NOT NULL)",
+            Kind::Weigering => "(parent_operation_id IS NULL AND refusal_code IS NOT NULL)",
+            Kind::Raadpleging => "(parent_operation_id IS NULL AND refusal_code IS NULL AND processing_activity_id IS NULL)",
+        }
+    }
+}
+
 /// A keyset position; its text form is the `cursor` a page hands out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {

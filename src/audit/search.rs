@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::amsterdam;
-use super::records::{Key, RecordView, Row, COLUMNS};
+use super::records::{Key, Kind, RecordView, Row, COLUMNS};
 use super::sql::Sql;
 use super::tenant::Tenant;
 use super::token::Auditor;
@@ -39,6 +39,7 @@ pub struct DisclosureQuery {
     status: Option<String>,
     refusal_code: Option<String>,
     case_reference: Option<String>,
+    kind: Option<String>,
     cursor: Option<String>,
     limit: Option<String>,
 }
@@ -54,6 +55,7 @@ pub struct Filter {
     pub status: Option<String>,
     pub refusal_code: Option<String>,
     pub case_reference: Option<String>,
+    pub kind: Option<Kind>,
 }
 
 /// `from` (inclusive) and `to` (exclusive; a date includes its whole day).
@@ -143,6 +145,15 @@ impl Filter {
                 .map(|v| token("refusal_code", v, 64, "Een foutcode, zoals notPermitted."))
                 .transpose()?,
             case_reference,
+            kind: q
+                .kind
+                .as_deref()
+                .map(|k| {
+                    Kind::parse(k).ok_or_else(|| {
+                        invalid("kind", "verstrekking, persoon, weigering of raadpleging.")
+                    })
+                })
+                .transpose()?,
         })
     }
 
@@ -167,6 +178,9 @@ impl Filter {
                 sql.push(" AND ").push(column).push(" = ").text(v.clone());
             }
         }
+        if let Some(k) = self.kind {
+            sql.push(" AND ").push(k.predicate());
+        }
     }
 
     /// The filter as a canonical query string, for the audit record of the query.
@@ -185,6 +199,7 @@ impl Filter {
         put("status", self.status.clone());
         put("refusal_code", self.refusal_code.clone());
         put("case_reference", self.case_reference.clone());
+        put("kind", self.kind.map(|k| k.as_str().to_owned()));
         parts.join("&")
     }
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::amsterdam::{self, HOUR_MS};
+use super::records::Kind;
 use super::search::period;
 use super::sql::Sql;
 use super::tenant::Tenant;
@@ -83,10 +84,15 @@ impl Counts {
 }
 
 /// The kinds of record, as sums over a group.
-const KINDS: &str = "COUNT(*) AS records, \
-     SUM(CASE WHEN parent_operation_id IS NOT NULL THEN 1 ELSE 0 END) AS personen, \
-     SUM(CASE WHEN parent_operation_id IS NULL AND refusal_code IS NOT NULL THEN 1 ELSE 0 END) AS weigeringen, \
-     SUM(CASE WHEN parent_operation_id IS NULL AND refusal_code IS NULL AND processing_activity_id IS NULL THEN 1 ELSE 0 END) AS raadplegingen";
+fn kinds() -> String {
+    let sum = |k: Kind| format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", k.predicate());
+    format!(
+        "COUNT(*) AS records, {} AS personen, {} AS weigeringen, {} AS raadplegingen",
+        sum(Kind::Persoon),
+        sum(Kind::Weigering),
+        sum(Kind::Raadpleging)
+    )
+}
 
 /// `GET /audit/v1/stats`
 pub async fn stats(
@@ -122,7 +128,8 @@ pub async fn stats(
                 ),
             };
             let mut sql = Sql::new(&format!(
-                "SELECT {key}, {KINDS} FROM disclosure_records WHERE 1 = 1"
+                "SELECT {key}, {} FROM disclosure_records WHERE 1 = 1",
+                kinds()
             ));
             if let Some(f) = from {
                 sql.push(" AND start_time_ms >= ").int(f);
