@@ -58,10 +58,6 @@ struct Bucket {
     n: i64,
 }
 
-/// Requests that disclosed data (not the per-person records, refusals or audit queries).
-const REQUESTS: &str =
-    "parent_operation_id IS NULL AND refusal_code IS NULL AND processing_activity_id IS NOT NULL";
-
 #[allow(clippy::too_many_arguments)]
 fn buckets(
     conn: &mut crate::storage::DbConnection,
