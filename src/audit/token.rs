@@ -424,33 +424,10 @@ mod tests {
 
     #[test]
     fn an_rsa_issuer_verifies_rs256_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("rsa.pem");
-        let public = dir.path().join("rsa.pub.pem");
-        let ok = std::process::Command::new("openssl")
-            .args([
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-            ])
-            .arg(&key)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("openssl makes the RSA test key")
-            .success();
-        assert!(ok);
-        let ok = std::process::Command::new("openssl")
-            .args(["pkey", "-pubout", "-in"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&public)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        // A key pair made for this test only (tests/fixtures), never trusted anywhere else.
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let key = fixtures.join("audit-rsa-test-key.pem");
+        let public = fixtures.join("audit-rsa-test-key.pub.pem");
         let settings = AuditSettings {
             issuers: vec![crate::config::IssuerSettings {
                 iss: "https://idp.example".into(),
