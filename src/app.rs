@@ -15,7 +15,16 @@
 //!                                                   `Doelbinding::respond`: records committed
 //!                                                   first (else 503, no data), then the answer
 //!
-//! audit (TLS, people with a browser) and ops (plain HTTP, probes): request_context → route.
+//! audit (TLS without client certificates, people with a browser):
+//!   → telemetry::request_context                    request id, traceparent, metrics, problem+json
+//!   → no-store / nosniff headers
+//!   → route, taking audit::token::Auditor           bearer JWT: issuer, signature, exp/nbf, aud,
+//!                                                   registered OIN, role (else 401/403); the
+//!                                                   query is limited to the token's tenant; the
+//!                                                   answer leaves once its own audit record is
+//!                                                   committed (else 503)
+//!
+//! ops (plain HTTP, probes): request_context → route.
 
 use std::sync::Arc;
 
@@ -50,6 +59,8 @@ pub struct AppState {
     pub sources: crate::sources::Sources,
     /// The data routes (`exchanges` in production; tests may mount more).
     pub routes: Routes,
+    /// The audit API's tokens, tenants and log.
+    pub audit: Arc<crate::audit::Audit>,
 }
 
 /// Mounts data routes. Every data route takes `policy::enforce::Doelbinding` (or declares
@@ -97,8 +108,7 @@ pub fn data_app(
         .default_service(web::to(problem::not_found))
 }
 
-/// The audit API and UI come with the privacy-officer issue; until then this listener answers
-/// every path with 404 problem+json.
+/// The audit API (`/audit/v1/…`, see `audit`); every other path is 404 problem+json.
 pub fn audit_app(
     state: &AppState,
 ) -> App<
@@ -111,7 +121,18 @@ pub fn audit_app(
     >,
 > {
     common(state, "audit")
+        .app_data(web::Data::from(state.audit.clone()))
+        .app_data(web::PayloadConfig::new(state.body_limit))
+        .app_data(problem::extractors::json_config(state.body_limit))
+        .app_data(problem::extractors::query_config())
+        .wrap(
+            actix_web::middleware::DefaultHeaders::new()
+                .add(("cache-control", "no-store"))
+                .add(("x-content-type-options", "nosniff"))
+                .add(("referrer-policy", "no-referrer")),
+        )
         .wrap(from_fn(telemetry::request_context))
+        .configure(crate::audit::routes)
         .default_service(web::to(problem::not_found))
 }
 

@@ -61,6 +61,29 @@ enum Command {
         #[command(subcommand)]
         command: CertsCommand,
     },
+    /// Bearer tokens for the audit API (development only).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a JWT for the audit API signed with the dev key (tls.dev_certs must be on).
+    Issue {
+        /// The organisation: its OIN or alias (gemeente-0363, supervisor, …).
+        #[arg(long)]
+        oin: String,
+        /// privacy-officer or supervisor
+        #[arg(long)]
+        role: String,
+        /// Minutes the token is valid (1 to 1440).
+        #[arg(long, default_value_t = 60)]
+        ttl_min: u64,
+        #[arg(long, env = "DOELPOORT_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +192,15 @@ pub fn main() -> ExitCode {
         Command::Certs {
             command: CertsCommand::Init { dir, policies },
         } => certs_init(&dir, &policies),
+        Command::Token {
+            command:
+                TokenCommand::Issue {
+                    oin,
+                    role,
+                    ttl_min,
+                    config,
+                },
+        } => token_issue(config.as_deref(), &oin, &role, ttl_min),
         Command::Certs {
             command: CertsCommand::Revoke { name, dir },
         } => crate::pki::revoke(&dir, &name).map(|()| {
@@ -295,6 +327,36 @@ fn log_purge(config: Option<&Path>) -> anyhow::Result<()> {
     println!(
         "instance {instance}: {} record(s) past retention purged; the chain now starts at record {}",
         report.purged, report.first_seq
+    );
+    Ok(())
+}
+
+fn token_issue(config: Option<&Path>, oin: &str, role: &str, ttl_min: u64) -> anyhow::Result<()> {
+    use crate::audit::token::{DevIssuer, Role};
+    let settings = Settings::load(config)?;
+    if !settings.tls.dev_certs {
+        anyhow::bail!(
+            "token issue is for development only (tls.dev_certs = true); in production the tokens come from the issuers in audit.issuers"
+        );
+    }
+    let registry = Registry::load(&settings.policies.dir.join(organisations::FILE_NAME))?;
+    let org = registry
+        .find(oin)
+        .with_context(|| format!("--oin {oin}: not an organisation in organisations.toml"))?;
+    let role = Role::parse(role).context("--role: privacy-officer or supervisor")?;
+    if role == Role::Supervisor && org.kind != organisations::OrganisationKind::Supervisor {
+        anyhow::bail!("--role supervisor: only for an organisation of kind supervisor");
+    }
+    if !(1..=1440).contains(&ttl_min) {
+        anyhow::bail!("--ttl-min: 1 to 1440 minutes");
+    }
+    let dev = DevIssuer::load(
+        &settings.disclosure.keys_dir,
+        settings.disclosure.create_keys,
+    )?;
+    println!(
+        "{}",
+        dev.issue(&org.oin, role, ttl_min, &settings.audit.audience)?
     );
     Ok(())
 }

@@ -22,6 +22,7 @@ const SECTIONS: &[&str] = &[
     "disclosure",
     "datasets",
     "log",
+    "audit",
 ];
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -34,6 +35,7 @@ pub struct Settings {
     pub disclosure: DisclosureSettings,
     pub datasets: DatasetSettings,
     pub log: LogSettings,
+    pub audit: AuditSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -282,6 +284,60 @@ impl Default for LogSettings {
     }
 }
 
+/// The audit API (privacy officers, supervisors): who may sign its bearer tokens, and when an
+/// anomaly signal is raised.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// The token issuers trusted, each with its public key (PEM: Ed25519 for EdDSA, RSA for
+    /// RS256). With `tls.dev_certs` on, the gateway adds its own dev issuer `doelpoort-dev`.
+    pub issuers: Vec<IssuerSettings>,
+    /// The `aud` every token must carry.
+    pub audience: String,
+    /// Clock skew allowed on `exp` and `nbf` (seconds, at most 60).
+    pub leeway_s: u64,
+    /// Volume signal: a day's requests above this many times the requester's median of the
+    /// 14 days before ...
+    pub anomaly_volume_factor: f64,
+    /// ... and at least this many requests that day.
+    pub anomaly_volume_floor: u64,
+    /// Refusal signal: at least this many refused requests of one organisation in one day.
+    pub anomaly_refusals_floor: u64,
+    /// Office-hours signal: at least this many requests of one organisation outside office
+    /// hours (Monday to Friday 07:00–19:00 Europe/Amsterdam) in one day.
+    pub anomaly_off_hours_floor: u64,
+    /// Case-reference signal: one case reference of one organisation naming at least this
+    /// many persons in the period.
+    pub anomaly_case_subjects_floor: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSettings {
+    /// The `iss` claim of this issuer's tokens.
+    pub iss: String,
+    /// Its public key, PEM (SubjectPublicKeyInfo).
+    pub public_key: PathBuf,
+    /// The organisations (OINs) it may vouch for; empty: any registered organisation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oins: Vec<String>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            issuers: Vec::new(),
+            audience: "doelpoort-audit".into(),
+            leeway_s: 30,
+            anomaly_volume_factor: 3.0,
+            anomaly_volume_floor: 50,
+            anomaly_refusals_floor: 20,
+            anomaly_off_hours_floor: 10,
+            anomaly_case_subjects_floor: 100,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -400,6 +456,37 @@ impl Settings {
         }
         if self.tls.reload_interval_ms < 100 {
             return bad("tls.reload_interval_ms", "must be at least 100");
+        }
+        let a = &self.audit;
+        if a.audience.trim().is_empty() {
+            return bad("audit.audience", "must not be empty");
+        }
+        if a.leeway_s > 60 {
+            return bad(
+                "audit.leeway_s",
+                "must be at most 60 (seconds of clock skew)",
+            );
+        }
+        if !(a.anomaly_volume_factor > 1.0 && a.anomaly_volume_factor.is_finite()) {
+            return bad("audit.anomaly_volume_factor", "must be more than 1");
+        }
+        for (i, issuer) in a.issuers.iter().enumerate() {
+            if issuer.iss.trim().is_empty() {
+                return bad(&format!("audit.issuers[{i}].iss"), "must not be empty");
+            }
+            if a.issuers[..i].iter().any(|o| o.iss == issuer.iss) {
+                return bad(&format!("audit.issuers[{i}].iss"), "is listed twice");
+            }
+            if issuer
+                .oins
+                .iter()
+                .any(|o| crate::domain::Oin::parse(o).is_err())
+            {
+                return bad(
+                    &format!("audit.issuers[{i}].oins"),
+                    "each entry must be an OIN of 20 digits",
+                );
+            }
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! running gateway from `config`; each other module owns one concept.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod disclosure;

@@ -141,6 +141,8 @@ pub struct Problem {
     pub invalid_params: Vec<InvalidParam>,
     /// Seconds, for `Retry-After` on 429 and 503.
     pub retry_after: Option<u64>,
+    /// For 401: the `WWW-Authenticate` challenge (RFC 6750), e.g. `Bearer realm="…"`.
+    pub challenge: Option<String>,
 }
 
 /// The wire form (RFC 9457 plus Haal Centraal's `code` and `invalidParams`).
@@ -167,6 +169,7 @@ impl Problem {
             code,
             invalid_params: Vec::new(),
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -195,6 +198,12 @@ impl Problem {
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The `WWW-Authenticate` challenge a 401 answers with.
+    pub fn challenge(mut self, challenge: impl Into<String>) -> Self {
+        self.challenge = Some(challenge.into());
         self
     }
 
@@ -247,6 +256,9 @@ impl ResponseError for Problem {
         res.insert_header((header::CONTENT_TYPE, CONTENT_TYPE));
         if let Some(seconds) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        if let Some(challenge) = &self.challenge {
+            res.insert_header((header::WWW_AUTHENTICATE, challenge.as_str()));
         }
         let status = self.code.status();
         let rendered = Rendered {

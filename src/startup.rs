@@ -12,6 +12,8 @@ use actix_web::HttpServer;
 use anyhow::Context;
 
 use crate::app::{self, AppState};
+use crate::audit::token::DevIssuer;
+use crate::audit::Audit;
 use crate::config::Settings;
 use crate::disclosure::{DisclosureLog, Keys};
 use crate::identity::{self, TlsIdentity};
@@ -101,6 +103,40 @@ impl Application {
             metrics.clone(),
         );
 
+        let dev_issuer = settings
+            .tls
+            .dev_certs
+            .then(|| {
+                DevIssuer::load(
+                    &settings.disclosure.keys_dir,
+                    settings.disclosure.create_keys,
+                )
+            })
+            .transpose()
+            .context("the audit API's dev token key (disclosure.keys_dir)")?;
+        let audit = Arc::new(
+            Audit::new(
+                &settings,
+                organisations.clone(),
+                database.clone(),
+                disclosure.clone(),
+                dev_issuer.as_ref(),
+            )
+            .context("audit: the token issuers")?,
+        );
+        if settings.audit.issuers.is_empty() && dev_issuer.is_none() {
+            tracing::warn!("audit.issuers is empty: the audit API refuses every request");
+        }
+        // Every register version is stored before it is in force (the inzage's legal basis).
+        let (p, db) = (policy.clone(), database.clone());
+        tokio::task::spawn_blocking(move || {
+            p.on_new_version(Box::new(move |version| {
+                crate::audit::versies::store(&db, version)
+            }))
+        })
+        .await?
+        .context("storing the register version (register_versies)")?;
+
         let draining = Arc::new(Draining::default());
         let state = AppState {
             organisations: organisations.clone(),
@@ -113,6 +149,7 @@ impl Application {
             body_limit: settings.server.body_limit_bytes,
             sources: crate::sources::Sources::new(&settings.datasets.upstream)?,
             routes,
+            audit,
         };
         let s = &settings.server;
         let workers = if s.workers == 0 {

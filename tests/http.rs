@@ -146,7 +146,18 @@ async fn audit_listener_is_tls_without_client_certificate() {
         .send()
         .await
         .unwrap();
-    // Reached over TLS without a certificate; the audit API itself comes with a later issue.
+    // Reached over TLS without a certificate; the audit API asks for a bearer token instead.
+    let (status, body) = problem(res).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("authentication"))
+    );
+    let res = app
+        .anonymous_client()
+        .get(app.audit_url("/audit/v1/onbekend"))
+        .send()
+        .await
+        .unwrap();
     let (status, body) = problem(res).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("notFound")));
     // The data listener refuses the same client.

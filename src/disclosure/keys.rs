@@ -20,35 +20,12 @@ fn secret(path: &Path, len: usize, create: bool) -> anyhow::Result<Vec<u8>> {
         if !create {
             bail!("{} does not exist", path.display());
         }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-        }
         let mut bytes = vec![0u8; len];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        f.write_all(hex::encode(&bytes).as_bytes())?;
-        f.sync_all()?;
-        tracing::warn!(file = %path.display(), "created a new secret key");
+        write_private(path, hex::encode(&bytes).as_bytes())?;
         return Ok(bytes);
     }
-    let mode = std::fs::metadata(path)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        bail!(
-            "{} is readable by others (mode {:o}); run `chmod 600 {}`",
-            path.display(),
-            mode & 0o777,
-            path.display()
-        );
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = read_private(path)?;
     let bytes =
         hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))?;
     if bytes.len() != len {
@@ -59,6 +36,42 @@ fn secret(path: &Path, len: usize, create: bool) -> anyhow::Result<Vec<u8>> {
         );
     }
     Ok(bytes)
+}
+
+/// Creates the secret file `path` (mode 0600, its folder 0700 when new) holding `contents`;
+/// never overwrites one.
+pub fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    tracing::warn!(file = %path.display(), "created a new secret key");
+    Ok(())
+}
+
+/// The text of the secret file `path`; refused when group or others may read it.
+pub fn read_private(path: &Path) -> anyhow::Result<String> {
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is readable by others (mode {:o}); run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        );
+    }
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// The keys of one gateway instance.

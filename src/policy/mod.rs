@@ -164,11 +164,16 @@ impl Policy {
     }
 }
 
+/// Told of every new register version before it is put in force; an error keeps the
+/// version in force (the audit API stores each version this way, see `audit::versies`).
+pub type VersionHook = Box<dyn Fn(&Policy) -> anyhow::Result<()> + Send + Sync>;
+
 /// The policy version in force.
 pub struct PolicyStore {
     dir: PathBuf,
     organisations: Arc<Organisations>,
     current: ArcSwap<Policy>,
+    on_new_version: std::sync::OnceLock<VersionHook>,
 }
 
 pub fn today() -> NaiveDate {
@@ -185,7 +190,17 @@ impl PolicyStore {
             dir,
             organisations,
             current: ArcSwap::from_pointee(policy),
+            on_new_version: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Calls `hook` with the version in force now and with every later one before it is put
+    /// in force. Blocking (the hook may write to the database). Set once.
+    pub fn on_new_version(&self, hook: VersionHook) -> anyhow::Result<()> {
+        hook(&self.current())?;
+        self.on_new_version
+            .set(hook)
+            .map_err(|_| anyhow::anyhow!("the register's version hook is set already"))
     }
 
     pub fn current(&self) -> Arc<Policy> {
@@ -220,6 +235,9 @@ impl crate::reload::Reloadable for PolicyStore {
         let policy = Policy::load(&self.dir, &self.organisations.current(), today())
             .map_err(anyhow::Error::msg)?;
         if policy.version != self.current.load().version {
+            if let Some(hook) = self.on_new_version.get() {
+                hook(&policy)?;
+            }
             tracing::info!(version = %policy.version, activities = policy.register.activities.len(), "register reloaded");
             self.current.store(Arc::new(policy));
         }

@@ -220,3 +220,11 @@ diesel::table! {
 
 diesel::joinable!(uwv_dienstverbanden -> uwv_werkgevers (loonheffingennummer));
 diesel::allow_tables_to_appear_in_same_query!(uwv_dienstverbanden, uwv_werkgevers);
+
+diesel::table! {
+    register_versies (version) {
+        version -> Text,
+        loaded_at_ms -> BigInt,
+        content -> Text,
+    }
+}

@@ -1,0 +1,3 @@
+DROP INDEX disclosure_records_case_reference;
+DROP TABLE register_versies;
+DROP FUNCTION doelpoort_register_versies_frozen();

@@ -1,0 +1,2 @@
+DROP INDEX disclosure_records_case_reference;
+DROP TABLE register_versies;
