@@ -25,12 +25,21 @@ use crate::policy::enforce::NoPersonalData;
         crate::exchanges::abo::contactgegevens,
         crate::exchanges::abo::wijzig_verblijfsadres,
         crate::exchanges::haalcentraal::personen,
+        crate::exchanges::uwv::dienstverbanden,
+        crate::exchanges::uwv::werk_inkomen,
+        crate::exchanges::svb::uitkeringen,
+        crate::exchanges::signalen::lijst::lijst,
+        crate::exchanges::signalen::versturen::versturen,
+        crate::exchanges::signalen::inzien::inzien,
+        crate::exchanges::signalen::status::wijzigen,
         openapi_json,
     ),
     tags(
         (name = "identiteit", description = "Wie de gateway in de aanroeper ziet"),
         (name = "rni", description = "RNI-gegevens voor gemeenten (tellingen, adresoverzicht, experiment ABO)"),
         (name = "haalcentraal", description = "Haal Centraal BRP Personen v2 over de RNI"),
+        (name = "uwv-svb", description = "Dienstverbanden en uitkeringen (UWV, SVB)"),
+        (name = "signalen", description = "Signalen tussen organisaties, met terugkoppeling"),
     )
 )]
 struct Api;
@@ -171,6 +180,12 @@ mod tests {
             "/api/v1/rni/contactgegevens",
             "/api/v1/rni/personen/{bsn}/verblijfsadres",
             "/haalcentraal/api/brp/personen",
+            "/api/v1/uwv/dienstverbanden",
+            "/api/v1/uwv/werk-inkomen",
+            "/api/v1/svb/uitkeringen",
+            "/api/v1/signalen",
+            "/api/v1/signalen/{id}",
+            "/api/v1/signalen/{id}/status",
             "/openapi.json",
         ] {
             assert!(paths.contains_key(path), "{path} is missing");

@@ -10,9 +10,12 @@ use crate::problem::extractors::safe_reason;
 use crate::problem::{Problem, ProblemCode};
 
 /// `?bsn=…`, and nothing else.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct BsnQuery {
+    /// Burgerservicenummer (elfproef).
+    #[param(pattern = r"^[0-9]{9}$")]
     pub bsn: String,
 }
 

@@ -37,7 +37,12 @@ fn unavailable(e: impl std::fmt::Display) -> Problem {
     Problem::not_available()
 }
 
-async fn uitkeringen(
+/// SVB benefits (AOW, AKW, Anw) and A1 statements of one person
+///
+/// svb-uitkeringen; a gemeente receives no A1 statements.
+#[utoipa::path(get, path = "/api/v1/svb/uitkeringen", tag = "uwv-svb", params(BsnQuery),
+    responses((status = 200, description = "Benefits and A1 statements (possibly none), `bronGeraadpleegd: true`", body = Object)))]
+pub(crate) async fn uitkeringen(
     d: Doelbinding<Uitkeringen>,
     q: web::Query<BsnQuery>,
     db: web::Data<Database>,

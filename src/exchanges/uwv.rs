@@ -73,11 +73,17 @@ fn unavailable(e: impl std::fmt::Display) -> Problem {
     Problem::not_available()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct DienstverbandenQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct DienstverbandenQuery {
+    /// One person's relations (operation `read`); exactly one of `bsn` and `loonheffingennummer`.
+    #[param(pattern = r"^[0-9]{9}$")]
     bsn: Option<String>,
+    /// One employer's relations (operation `search`), 500 per page.
+    #[param(pattern = r"^[0-9]{9}[Ll][0-9]{2}$")]
     loonheffingennummer: Option<String>,
+    /// The next page's cursor, as the previous page gave it.
     volgende: Option<String>,
 }
 
@@ -99,7 +105,9 @@ fn dienstverband(d: &Dienstverband, werkgever_naam: &str) -> Value {
 /// Which operation the request is (a read of one person, a search of an employer's) follows
 /// from the parameter named, so the route asks for doelbinding itself, before it validates
 /// anything: a caller the register does not allow learns nothing about its parameters.
-async fn dienstverbanden(
+#[utoipa::path(get, path = "/api/v1/uwv/dienstverbanden", tag = "uwv-svb", params(DienstverbandenQuery),
+    responses((status = 200, description = "The employment relations (possibly none), `bronGeraadpleegd: true`", body = Object)))]
+pub(crate) async fn dienstverbanden(
     req: HttpRequest,
     db: web::Data<Database>,
 ) -> Result<HttpResponse, Problem> {
@@ -233,7 +241,9 @@ async fn van_werkgever(
 /// mistyped number) get the same refusal, `outOfScope`: the gemeente cannot show the person
 /// is theirs, and the two cases must not be told apart (that would reveal where someone lives,
 /// or that a BSN exists).
-async fn werk_inkomen(
+#[utoipa::path(get, path = "/api/v1/uwv/werk-inkomen", tag = "uwv-svb", params(BsnQuery),
+    responses((status = 200, description = "Relations and UWV benefits of an own inhabitant", body = Object)))]
+pub(crate) async fn werk_inkomen(
     d: Doelbinding<WerkEnInkomen>,
     q: web::Query<BsnQuery>,
     db: web::Data<Database>,

@@ -18,7 +18,7 @@ const MAX_AANTAL_INSCHRIJVINGEN: i64 = 10_000;
 
 /// `POST /api/v1/signalen`. Required members are `Option` here so that a missing one is
 /// reported by name beside the other problems.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SignaalVerzoek {
     ontvanger: Option<String>,
@@ -31,7 +31,7 @@ pub struct SignaalVerzoek {
     aantal_inschrijvingen: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdresVerzoek {
     postcode: Option<String>,
@@ -40,7 +40,7 @@ struct AdresVerzoek {
     huisnummertoevoeging: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct WerkgeverVerzoek {
     loonheffingennummer: Option<String>,
@@ -49,7 +49,7 @@ struct WerkgeverVerzoek {
 }
 
 /// `POST /api/v1/signalen/{id}/status`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusVerzoek {
     status: Option<String>,

@@ -10,6 +10,10 @@ use crate::policy::enforce::Doelbinding;
 use crate::problem::Problem;
 use crate::storage::Database;
 
+/// One signal, with its status and the history of statuses with their reasons
+#[utoipa::path(get, path = "/api/v1/signalen/{id}", tag = "signalen",
+    params(("id" = String, Path, description = "The signal's id (UUID)")),
+    responses((status = 200, description = "The signal", body = Object)))]
 pub async fn inzien<K: Kanaal>(
     d: Doelbinding<Inzien<K>>,
     path: web::Path<String>,

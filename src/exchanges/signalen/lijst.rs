@@ -23,12 +23,17 @@ use crate::storage::Database;
 const PAGE: i64 = 50;
 const MAX_PAGE: i64 = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LijstQuery {
+    /// `inbox` (default: signals sent to you) or `outbox` (signals you sent).
     map: Option<String>,
+    /// Only signals with this status.
     status: Option<String>,
+    /// Signals per page, 1–100 (50).
     aantal: Option<String>,
+    /// The next page's cursor, as the previous page gave it.
     volgende: Option<String>,
 }
 
@@ -40,6 +45,9 @@ fn cursor(s: &str) -> Option<Cursor> {
     Some(Cursor { ontvangen_ms, id })
 }
 
+/// Your signals: the inbox or the outbox, newest first
+#[utoipa::path(get, path = "/api/v1/signalen", tag = "signalen", params(LijstQuery),
+    responses((status = 200, description = "A page of signals", body = Object)))]
 pub async fn lijst<K: Kanaal>(
     d: Doelbinding<Lijst<K>>,
     q: web::Query<LijstQuery>,

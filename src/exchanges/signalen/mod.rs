@@ -30,13 +30,13 @@
 //!   sender, whoever reads it. Writes are recorded before they are stored, so a signal or a
 //!   status change that could not be recorded is not made (503).
 
-mod invoer;
-mod inzien;
-mod lijst;
+pub(crate) mod invoer;
+pub(crate) mod inzien;
+pub(crate) mod lijst;
 mod opslag;
 mod signaal;
-mod status;
-mod versturen;
+pub(crate) mod status;
+pub(crate) mod versturen;
 mod weergave;
 
 use std::collections::{HashMap, HashSet};

@@ -19,6 +19,12 @@ use crate::policy::enforce::Doelbinding;
 use crate::problem::{Problem, ProblemCode};
 use crate::storage::Database;
 
+/// Moves a signal on (the recipient), with a recorded reason the sender sees
+#[utoipa::path(post, path = "/api/v1/signalen/{id}/status", tag = "signalen",
+    params(("id" = String, Path, description = "The signal's id (UUID)")),
+    request_body(content = super::invoer::StatusVerzoek, content_type = "application/json"),
+    responses((status = 200, description = "The signal with its new status", body = Object),
+              (status = 409, description = "The state machine does not allow this change (conflict)")))]
 pub async fn wijzigen<K: Kanaal>(
     d: Doelbinding<StatusWijzigen<K>>,
     path: web::Path<String>,

@@ -24,6 +24,13 @@ fn ontvanger_fout(code: &'static str, reason: &str) -> Problem {
         .invalid_param("ontvanger", code, reason)
 }
 
+/// Sends a signal to another organisation
+///
+/// Under signaal-melding (melding, verzoek-gezamenlijke-interventie, informatie) or
+/// laa-signaal (RvIG to the gemeente of the address).
+#[utoipa::path(post, path = "/api/v1/signalen", tag = "signalen",
+    request_body(content = super::invoer::SignaalVerzoek, content_type = "application/json"),
+    responses((status = 201, description = "The signal as sent, with its id and status `ontvangen`", body = Object)))]
 pub async fn versturen<K: Kanaal>(
     d: Doelbinding<Versturen<K>>,
     body: web::Json<SignaalVerzoek>,
