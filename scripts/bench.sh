@@ -26,6 +26,7 @@ pg_isready -q -d "$PG_ADMIN" || {
   exit 1
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== build (release)"
 cargo build --release --locked --bin doelpoort --example loadgen
 BIN="$ROOT/target/release/doelpoort"
@@ -90,6 +91,15 @@ measure() {
   ROWS+="| $what | $conns | $rate | $p50 | $p99 | $non2xx / $errors |"$'\n'
 }
 
+# Warm the caches (PostgreSQL's and the OS's) with each workload before measuring it: a cold
+# 1M-person table measures the disk, not the gateway.
+warm() { "$LOADGEN" --certs certs --connections 64 --seconds "$SECONDS_EACH" "$@" >/dev/null; }
+echo "== warm-up"
+"${PSQL[@]}" -c "SELECT count(*) FROM rni_personen WHERE burgerservicenummer > ''" >/dev/null
+warm --client nla --path /haalcentraal/api/brp/personen \
+  --header 'X-Processing-Activity: rni-raadplegen' --bodies raadplegen.ndjson
+warm --client gemeente-0363 --paths adressen.txt --header 'X-Processing-Activity: rni-adresoverzicht'
+
 echo "== load"
 for c in $CONNECTIONS; do
   measure "Haal Centraal RaadpleegMetBurgerservicenummer (nla, rni-raadplegen; 1 person, 2 records)" "$c" \
@@ -120,7 +130,8 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "Written by \`scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), commit \`$(git rev-parse --short HEAD)\`,"
   echo "$(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/Mem:/ { print $2 }') GiB,"
-  echo "PostgreSQL $(psql -At "$PG_ADMIN" -c 'SHOW server_version'). Server and load generator share the machine."
+  echo "PostgreSQL $(psql -At "$PG_ADMIN" -c 'SHOW server_version'). Server and load generator share the machine;"
+  echo "load average when the script started: $LOAD_BEFORE (well above 0 means other work competed)."
   echo
   echo "## End to end over mTLS (keep-alive, ${SECONDS_EACH} s per row)"
   echo

@@ -60,13 +60,7 @@ fn history(app: &TestApp, bsn: &str) -> Vec<(i32, Option<String>, String)> {
 }
 
 async fn send(activity: &str, req: reqwest::RequestBuilder) -> (u16, Value, Option<String>) {
-    let res = req.header(ACT, activity).send().await.unwrap();
-    let status = res.status().as_u16();
-    let id = res
-        .headers()
-        .get("x-disclosure-id")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, res.json().await.unwrap_or(Value::Null), id)
+    common::answer(req.header(ACT, activity).send().await.unwrap()).await
 }
 
 async fn put(app: &TestApp, client: &str, bsn: &str, body: &Value) -> (u16, Value, Option<String>) {

@@ -31,12 +31,7 @@ async fn post(
         .send()
         .await
         .unwrap();
-    let status = res.status().as_u16();
-    let id = res
-        .headers()
-        .get("x-disclosure-id")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, res.json().await.unwrap(), id)
+    common::answer(res).await
 }
 
 fn persons(app: &TestApp) -> Vec<RniPersoon> {

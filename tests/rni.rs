@@ -28,12 +28,7 @@ async fn get(
         .send()
         .await
         .unwrap();
-    let status = res.status().as_u16();
-    let id = res
-        .headers()
-        .get("x-disclosure-id")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, res.json().await.unwrap(), id)
+    common::answer(res).await
 }
 
 /// (postcode, huisnummer, persons) of every stay address in `gemeente`, most persons first.

@@ -54,12 +54,9 @@ async fn ask(
         .send()
         .await
         .unwrap();
-    let status = res.status().as_u16();
-    let id = res
-        .headers()
-        .get("x-disclosure-id")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, res.json().await.unwrap(), id, started.elapsed())
+    let took = started.elapsed();
+    let (status, body, id) = common::answer(res).await;
+    (status, body, id, took)
 }
 
 /// (foreign trace id, requester) of the provider's request records.

@@ -58,17 +58,8 @@ async fn get(
     if let Some(case) = case {
         req = req.header(CASE, case);
     }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let id = res
-        .headers()
-        .get("x-disclosure-id")
-        .map(|v| v.to_str().unwrap().to_owned());
-    Answer {
-        status,
-        body: res.json().await.unwrap(),
-        id,
-    }
+    let (status, body, id) = common::answer(req.send().await.unwrap()).await;
+    Answer { status, body, id }
 }
 
 /// The field set `alias` may receive under `activity`, and the dataset's own fields, from the

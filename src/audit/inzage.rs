@@ -375,26 +375,12 @@ fn esc(s: &str) -> String {
 
 /// "24 november 2026 om 10:15"
 fn dutch_time(ms: i64) -> String {
-    const MONTHS: [&str; 12] = [
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ];
     use chrono::{Datelike, Timelike};
     let t = amsterdam::local(ms);
     format!(
         "{} {} {} om {:02}:{:02}",
         t.day(),
-        MONTHS[t.month0() as usize],
+        crate::domain::MAANDEN[t.month0() as usize],
         t.year(),
         t.hour(),
         t.minute()

@@ -54,6 +54,22 @@ macro_rules! text_value {
 }
 pub(crate) use text_value;
 
+/// The Dutch month names, for dates in their long form ("4 mei 1990").
+pub const MAANDEN: [&str; 12] = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
 /// `s` as exactly `N` ASCII digits.
 fn digits<const N: usize>(s: &str) -> Option<[u8; N]> {
     let bytes: [u8; N] = s.as_bytes().try_into().ok()?;

@@ -37,28 +37,13 @@ pub fn deelnemer_omschrijving(code: &str) -> Option<&'static str> {
         .copied()
 }
 
-const MAANDEN: [&str; 12] = [
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-
 /// A Haal Centraal `Datum` (`VolledigeDatum`) with its Dutch long form, or `DatumOnbekend`.
 pub fn datum(iso: &str) -> Value {
     match NaiveDate::parse_from_str(iso, "%Y-%m-%d") {
         Ok(d) => json!({
             "type": "Datum",
             "datum": iso,
-            "langFormaat": format!("{} {} {}", d.day(), MAANDEN[d.month0() as usize], d.year()),
+            "langFormaat": format!("{} {} {}", d.day(), crate::domain::MAANDEN[d.month0() as usize], d.year()),
         }),
         Err(_) => json!({ "type": "DatumOnbekend", "onbekend": true, "langFormaat": "onbekend" }),
     }

@@ -316,6 +316,21 @@ pub fn serve_binary(
     (child, port, rest)
 }
 
+/// A data response as the tests read it: status, JSON body (`Null` when there is none) and
+/// `X-Disclosure-Id`.
+pub async fn answer(res: reqwest::Response) -> (u16, serde_json::Value, Option<String>) {
+    let status = res.status().as_u16();
+    let id = res
+        .headers()
+        .get("x-disclosure-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        status,
+        res.json().await.unwrap_or(serde_json::Value::Null),
+        id,
+    )
+}
+
 /// A copy of `from` (files and folders) at `to`.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
