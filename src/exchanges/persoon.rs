@@ -70,8 +70,27 @@ fn voorletters(voornamen: &str) -> String {
         .collect()
 }
 
-/// The RNI person as Haal Centraal's `Persoon`, complete.
+/// Removes every member whose value is `null`, at any depth: Haal Centraal leaves out what is
+/// not there ("Gegevens die er niet zijn … krijg je niet terug").
+fn without_nulls(v: &mut Value) {
+    match v {
+        Value::Object(members) => {
+            members.retain(|_, m| !m.is_null());
+            members.values_mut().for_each(without_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_nulls),
+        _ => {}
+    }
+}
+
+/// The RNI person as Haal Centraal's `Persoon`, complete (what is not known is left out).
 pub fn persoon(p: &RniPersoon, today: NaiveDate) -> Value {
+    let mut v = volledig(p, today);
+    without_nulls(&mut v);
+    v
+}
+
+fn volledig(p: &RniPersoon, today: NaiveDate) -> Value {
     let achternaam = match &p.voorvoegsel {
         Some(v) => format!("{v} {}", p.geslachtsnaam),
         None => p.geslachtsnaam.clone(),
@@ -158,6 +177,14 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_not_known_is_left_out() {
+        let mut v =
+            serde_json::json!({ "a": null, "b": { "c": null, "d": 1 }, "e": [{ "f": null }] });
+        without_nulls(&mut v);
+        assert_eq!(v, serde_json::json!({ "b": { "d": 1 }, "e": [{}] }));
+    }
 
     #[test]
     fn tabel_60_is_read() {
