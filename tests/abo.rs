@@ -294,22 +294,6 @@ async fn outside_the_period(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn abo_experiment_on_sqlite() {
-    experiment(Backend::Sqlite).await;
-}
+on_both_backends!(experiment);
 
-#[tokio::test]
-async fn abo_experiment_on_postgres() {
-    experiment(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn abo_outside_the_period_on_sqlite() {
-    outside_the_period(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn abo_outside_the_period_on_postgres() {
-    outside_the_period(Backend::Postgres).await;
-}
+on_both_backends!(outside_the_period);

@@ -398,15 +398,7 @@ async fn tokens_are_checked(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn tokens_are_checked_on_sqlite() {
-    tokens_are_checked(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn tokens_are_checked_on_postgres() {
-    tokens_are_checked(Backend::Postgres).await;
-}
+on_both_backends!(tokens_are_checked);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -582,15 +574,7 @@ async fn tenants_are_isolated(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn tenants_are_isolated_on_sqlite() {
-    tenants_are_isolated(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn tenants_are_isolated_on_postgres() {
-    tenants_are_isolated(Backend::Postgres).await;
-}
+on_both_backends!(tenants_are_isolated);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -749,15 +733,7 @@ async fn inzage_explains_each_disclosure(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn inzage_explains_each_disclosure_on_sqlite() {
-    inzage_explains_each_disclosure(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn inzage_explains_each_disclosure_on_postgres() {
-    inzage_explains_each_disclosure(Backend::Postgres).await;
-}
+on_both_backends!(inzage_explains_each_disclosure);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -844,15 +820,7 @@ async fn paging_is_stable_while_records_arrive(backend: Backend) {
     Arc::into_inner(app).unwrap().stop().await;
 }
 
-#[tokio::test]
-async fn paging_is_stable_while_records_arrive_on_sqlite() {
-    paging_is_stable_while_records_arrive(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn paging_is_stable_while_records_arrive_on_postgres() {
-    paging_is_stable_while_records_arrive(Backend::Postgres).await;
-}
+on_both_backends!(paging_is_stable_while_records_arrive);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -1113,15 +1081,7 @@ async fn stats_and_anomalies(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn stats_and_anomalies_on_sqlite() {
-    stats_and_anomalies(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn stats_and_anomalies_on_postgres() {
-    stats_and_anomalies(Backend::Postgres).await;
-}
+on_both_backends!(stats_and_anomalies);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -1188,15 +1148,7 @@ async fn export_streams_everything(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn export_streams_everything_on_sqlite() {
-    export_streams_everything(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn export_streams_everything_on_postgres() {
-    export_streams_everything(Backend::Postgres).await;
-}
+on_both_backends!(export_streams_everything);
 
 /// A million records (made inside PostgreSQL, as benches/disclosure_scale.rs does, under an
 /// instance of their own), exported whole and per tenant, in constant memory.

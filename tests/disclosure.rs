@@ -160,15 +160,7 @@ async fn records_are_written_and_verify(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn records_are_written_and_verify_on_sqlite() {
-    records_are_written_and_verify(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn records_are_written_and_verify_on_postgres() {
-    records_are_written_and_verify(Backend::Postgres).await;
-}
+on_both_backends!(records_are_written_and_verify);
 
 /// Runs `sql` on the stopped gateway's database with the append-only triggers out of the way
 /// (as an attacker with file or superuser access would), then expects verify to name `seq`.

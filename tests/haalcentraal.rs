@@ -696,22 +696,6 @@ async fn raadplegen_and_zoeken(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn validation_as_the_spec_on_sqlite() {
-    validation(Backend::Sqlite).await;
-}
+on_both_backends!(validation);
 
-#[tokio::test]
-async fn validation_as_the_spec_on_postgres() {
-    validation(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn raadplegen_and_zoeken_on_sqlite() {
-    raadplegen_and_zoeken(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn raadplegen_and_zoeken_on_postgres() {
-    raadplegen_and_zoeken(Backend::Postgres).await;
-}
+on_both_backends!(raadplegen_and_zoeken);

@@ -221,12 +221,4 @@ async fn counts_and_overview(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn rni_extracts_on_sqlite() {
-    counts_and_overview(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn rni_extracts_on_postgres() {
-    counts_and_overview(Backend::Postgres).await;
-}
+on_both_backends!(counts_and_overview);

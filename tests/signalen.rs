@@ -418,15 +418,7 @@ async fn feedback_to_the_sender(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn feedback_to_the_sender_on_sqlite() {
-    feedback_to_the_sender(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn feedback_to_the_sender_on_postgres() {
-    feedback_to_the_sender(Backend::Postgres).await;
-}
+on_both_backends!(feedback_to_the_sender);
 
 // ------------------------------------------------------------- who may see and change what
 
@@ -484,15 +476,7 @@ async fn only_sender_and_recipient(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn only_sender_and_recipient_on_sqlite() {
-    only_sender_and_recipient(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn only_sender_and_recipient_on_postgres() {
-    only_sender_and_recipient(Backend::Postgres).await;
-}
+on_both_backends!(only_sender_and_recipient);
 
 // ------------------------------------------------------------- the state machine
 
@@ -615,15 +599,7 @@ async fn transitions(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn transitions_on_sqlite() {
-    transitions(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn transitions_on_postgres() {
-    transitions(Backend::Postgres).await;
-}
+on_both_backends!(transitions);
 
 // ------------------------------------------------------------- validation changes nothing
 
@@ -853,15 +829,7 @@ async fn validation(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn validation_on_sqlite() {
-    validation(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn validation_on_postgres() {
-    validation(Backend::Postgres).await;
-}
+on_both_backends!(validation);
 
 // ------------------------------------------------------------- lists: paging, filter, senders
 
@@ -949,15 +917,7 @@ async fn lists(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn lists_on_sqlite() {
-    lists(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn lists_on_postgres() {
-    lists(Backend::Postgres).await;
-}
+on_both_backends!(lists);
 
 // ------------------------------------------------------------- LAA signals, own gemeente
 
@@ -1214,15 +1174,7 @@ async fn laa_signals(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn laa_signals_on_sqlite() {
-    laa_signals(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn laa_signals_on_postgres() {
-    laa_signals(Backend::Postgres).await;
-}
+on_both_backends!(laa_signals);
 
 // ------------------------------------------------------------- the history is append-only
 
@@ -1280,12 +1232,4 @@ async fn history_is_append_only(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn history_is_append_only_on_sqlite() {
-    history_is_append_only(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn history_is_append_only_on_postgres() {
-    history_is_append_only(Backend::Postgres).await;
-}
+on_both_backends!(history_is_append_only);

@@ -112,12 +112,4 @@ async fn gateway_serves_on(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_gateway_serves_on_sqlite() {
-    gateway_serves_on(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn the_gateway_serves_on_postgres() {
-    gateway_serves_on(Backend::Postgres).await;
-}
+on_both_backends!(gateway_serves_on);

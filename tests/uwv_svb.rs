@@ -809,12 +809,4 @@ async fn uwv_and_svb(backend: Backend) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn uwv_and_svb_on_sqlite() {
-    uwv_and_svb(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn uwv_and_svb_on_postgres() {
-    uwv_and_svb(Backend::Postgres).await;
-}
+on_both_backends!(uwv_and_svb);

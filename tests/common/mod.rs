@@ -4,6 +4,24 @@
 
 pub mod routes;
 
+/// Runs `async fn NAME(backend: Backend)` as two tests, `NAME::on_sqlite` and
+/// `NAME::on_postgres`: every behaviour is tested on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn on_sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await;
+            }
+            #[tokio::test]
+            async fn on_postgres() {
+                super::$name($crate::common::Backend::Postgres).await;
+            }
+        }
+    )+};
+}
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
