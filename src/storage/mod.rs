@@ -205,6 +205,16 @@ impl Database {
     }
 
     /// A connection from the pool, on the calling thread (which may block).
+    /// A connection of its own, outside the pool, set up as the pool's are: for work that
+    /// holds a connection long, or may leave it mid-statement (`log verify`'s readers).
+    pub fn connect_apart(&self) -> Result<DbConnection, StorageError> {
+        Manager {
+            url: self.url.clone(),
+        }
+        .connect()
+        .map_err(|e| StorageError::Unavailable(format!("{}: {e}", self.url.redacted())))
+    }
+
     pub fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
         self.pool
             .get()
