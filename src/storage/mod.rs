@@ -98,9 +98,11 @@ impl ManageConnection for Manager {
                 // The WAL is checkpointed by a thread of its own (`Database::connect`), not
                 // by whichever commit happens to cross the threshold: that commit would wait
                 // for the database file's fsync, and a disclosure with it.
+                // The busy timeout first: setting the journal mode takes a lock, and a
+                // connection opened while another writes must wait for it, not fail.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
                      PRAGMA wal_autocheckpoint = 0;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
