@@ -7,7 +7,6 @@ mod common;
 use common::{spawn_app_with, Backend, TestApp};
 use diesel::prelude::*;
 use doelpoort::seed::RniPersoon;
-use doelpoort::storage::schema::disclosure_records::dsl as r;
 use serde_json::{json, Value};
 
 const PATH: &str = "/haalcentraal/api/brp/personen";
@@ -43,25 +42,6 @@ fn persons(app: &TestApp) -> Vec<RniPersoon> {
         .order(burgerservicenummer)
         .load(&mut *conn)
         .unwrap()
-}
-
-/// (records under the request record, and the request record's fields).
-fn recorded(app: &TestApp, id: &str) -> (i64, String) {
-    let (trace, op) = id.split_once('-').unwrap();
-    let (trace, op) = (hex::decode(trace).unwrap(), hex::decode(op).unwrap());
-    let db = app.database();
-    let mut conn = db.checkout().unwrap();
-    let fields: String = r::disclosure_records
-        .filter(r::trace_id.eq(&trace).and(r::operation_id.eq(&op)))
-        .select(r::fields)
-        .first(&mut *conn)
-        .unwrap();
-    let children: i64 = r::disclosure_records
-        .filter(r::trace_id.eq(&trace).and(r::parent_operation_id.eq(&op)))
-        .count()
-        .get_result(&mut *conn)
-        .unwrap();
-    (children, fields)
 }
 
 fn raadpleeg(bsns: &[&str], fields: &[&str]) -> Value {
@@ -518,7 +498,11 @@ async fn raadplegen_and_zoeken(backend: Backend) {
         a.rni_deelnemer_code.as_str()
     );
     assert!(p["rni"][0]["deelnemer"]["omschrijving"].is_string());
-    let (children, fields) = recorded(&app, &id.unwrap());
+    let common::Disclosed {
+        subjects: children,
+        fields,
+        ..
+    } = common::disclosed(&app, &id.unwrap());
     assert_eq!(children, 2, "one record per person");
     assert_eq!(
         fields,
@@ -656,7 +640,10 @@ async fn raadplegen_and_zoeken(backend: Backend) {
         .map(|p| p["burgerservicenummer"].as_str().unwrap())
         .collect();
     assert_eq!(got, expected);
-    assert_eq!(recorded(&app, &id.unwrap()).0, expected.len() as i64);
+    assert_eq!(
+        common::disclosed(&app, &id.unwrap()).subjects,
+        expected.len() as i64
+    );
     let (_, body, _) = post(
         &app,
         "nla",
@@ -692,7 +679,7 @@ async fn raadplegen_and_zoeken(backend: Backend) {
     assert!(personen
         .iter()
         .all(|p| p["tijdelijkVerblijfsadres"]["postcode"] == pc.as_str()));
-    assert_eq!(recorded(&app, &id.unwrap()).0, *n as i64);
+    assert_eq!(common::disclosed(&app, &id.unwrap()).subjects, *n as i64);
     app.stop().await;
 }
 

@@ -5,7 +5,6 @@ mod common;
 
 use common::{spawn_app_with, Backend, TestApp};
 use diesel::prelude::*;
-use doelpoort::storage::schema::disclosure_records::dsl as r;
 use doelpoort::storage::schema::postcodegebieden;
 use serde_json::Value;
 
@@ -62,24 +61,6 @@ fn area_of(app: &TestApp, pc4: &str) -> String {
         .unwrap()
 }
 
-fn record_count(app: &TestApp, id: &str) -> (i32, i64) {
-    let (trace, op) = id.split_once('-').unwrap();
-    let (trace, op) = (hex::decode(trace).unwrap(), hex::decode(op).unwrap());
-    let db = app.database();
-    let mut conn = db.checkout().unwrap();
-    let count: i32 = r::disclosure_records
-        .filter(r::trace_id.eq(&trace).and(r::operation_id.eq(&op)))
-        .select(r::record_count)
-        .first(&mut *conn)
-        .unwrap();
-    let children: i64 = r::disclosure_records
-        .filter(r::trace_id.eq(&trace).and(r::parent_operation_id.eq(&op)))
-        .count()
-        .get_result(&mut *conn)
-        .unwrap();
-    (count, children)
-}
-
 async fn counts_and_overview(backend: Backend) {
     let app = app(backend).await;
     let own = addresses(&app, "0363");
@@ -109,7 +90,10 @@ async fn counts_and_overview(backend: Backend) {
         assert!(a.get("burgerservicenummers").is_none());
     }
     assert_eq!(
-        record_count(&app, &id.unwrap()),
+        {
+            let d = common::disclosed(&app, &id.unwrap());
+            (d.record_count, d.subjects)
+        },
         (0, 0),
         "counts name no person"
     );
@@ -189,7 +173,13 @@ async fn counts_and_overview(backend: Backend) {
         assert!(p["geboorte"].get("plaats").is_none() && p["naam"].get("voornamen").is_some());
         assert_eq!(p["tijdelijkVerblijfsadres"]["postcode"], pc.as_str());
     }
-    assert_eq!(record_count(&app, &id.unwrap()), (n as i32, n));
+    assert_eq!(
+        {
+            let d = common::disclosed(&app, &id.unwrap());
+            (d.record_count, d.subjects)
+        },
+        (n as i32, n)
+    );
 
     // No one there: an explicit empty answer, not an error. Someone else's address: refused.
     let (status, body, _) = get(

@@ -349,6 +349,38 @@ pub async fn answer(res: reqwest::Response) -> (u16, serde_json::Value, Option<S
     )
 }
 
+/// What the disclosure log holds for one `X-Disclosure-Id`: the request record's count of
+/// subjects and its fields, and how many subject records stand under it.
+pub struct Disclosed {
+    pub record_count: i32,
+    pub fields: String,
+    pub subjects: i64,
+}
+
+pub fn disclosed(app: &TestApp, id: &str) -> Disclosed {
+    use diesel::prelude::*;
+    use doelpoort::storage::schema::disclosure_records::dsl as r;
+    let (trace, op) = id.split_once('-').unwrap();
+    let (trace, op) = (hex::decode(trace).unwrap(), hex::decode(op).unwrap());
+    let db = app.database();
+    let mut conn = db.checkout().unwrap();
+    let (record_count, fields): (i32, String) = r::disclosure_records
+        .filter(r::trace_id.eq(&trace).and(r::operation_id.eq(&op)))
+        .select((r::record_count, r::fields))
+        .first(&mut *conn)
+        .unwrap();
+    let subjects: i64 = r::disclosure_records
+        .filter(r::trace_id.eq(&trace).and(r::parent_operation_id.eq(&op)))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    Disclosed {
+        record_count,
+        fields,
+        subjects,
+    }
+}
+
 /// A copy of `from` (files and folders) at `to`.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
