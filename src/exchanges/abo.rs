@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::params::invalid;
 use super::persoon::{persoon, tijdelijk_verblijfsadres};
 use super::territory::{gemeente_of, require_postcode_in_scope, unavailable};
 use crate::disclosure::now_ms;
@@ -50,12 +51,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .put(wijzig_verblijfsadres)
             .default_service(web::to(crate::problem::method_not_allowed)),
     );
-}
-
-fn invalid(name: &str, code: &str, reason: &str) -> Problem {
-    Problem::new(ProblemCode::ParamsValidation)
-        .detail(format!("De foutieve parameter(s) zijn: {name}."))
-        .invalid_param(name, code, reason)
 }
 
 fn postcode(name: &str, value: &str) -> Result<Postcode, Problem> {

@@ -50,9 +50,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn invalid(name: &str, reason: &str) -> Problem {
-    Problem::new(ProblemCode::ParamsValidation)
-        .detail(format!("De parameter {name} is niet correct."))
-        .invalid_param(name, "pattern", reason)
+    super::params::invalid(name, "pattern", reason)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
