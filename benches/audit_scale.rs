@@ -118,6 +118,13 @@ async fn run(url: &str, records: i64, full: bool) {
         let year_ms: i64 = 365 * 86_400_000;
         let start_ms: i64 = 1_767_225_600_000; // 2026-01-01
         let persons = (records / 10).max(1);
+        doelpoort::disclosure::partitions::ensure_span(
+            &mut conn,
+            "bulk",
+            start_ms,
+            start_ms + year_ms,
+        )
+        .unwrap();
         diesel::sql_query(format!(
             "INSERT INTO disclosure_records
              SELECT 'bulk', g,

@@ -1181,6 +1181,13 @@ async fn export_of_a_million_records_on_postgres() {
                 .execute(&mut conn)
                 .unwrap();
         }
+        doelpoort::disclosure::partitions::ensure_span(
+            &mut conn,
+            "synthetic",
+            start_ms,
+            start_ms + n * 20,
+        )
+        .unwrap();
         diesel::sql_query(format!(
             "INSERT INTO disclosure_records
              SELECT 'synthetic', g,

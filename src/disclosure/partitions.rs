@@ -47,6 +47,20 @@ pub fn ensure(
     Ok(())
 }
 
+/// Makes `instance`'s leaves for every month from `from_ms` to `to_ms` (both included): for
+/// records loaded in bulk, past the writer.
+pub fn ensure_span(
+    conn: &mut PgConnection,
+    instance: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> QueryResult<()> {
+    let months = std::iter::successors(Some(month_start(from_ms)), |&m| {
+        Some(next_month_start(m)).filter(|&n| n <= to_ms)
+    });
+    ensure(conn, instance, months.collect::<Vec<_>>())
+}
+
 /// The writer's memory of the leaves it made sure of.
 #[derive(Debug, Default)]
 pub struct Months {
