@@ -154,6 +154,23 @@ fn write(
     let mut conn = db
         .checkout()
         .map_err(|e| LogError::Unavailable(e.to_string()))?;
+    let result = write_on(&mut conn, keys, settings, head, months, records, checkpoint);
+    if result.is_err() {
+        // Whatever failed, the next batch starts on a fresh connection.
+        crate::storage::discard(&mut conn);
+    }
+    result
+}
+
+fn write_on(
+    conn: &mut DbConnection,
+    keys: &Keys,
+    settings: &WriterSettings,
+    head: &mut Option<Head>,
+    months: &mut Months,
+    records: Vec<Record>,
+    checkpoint: bool,
+) -> Result<(), LogError> {
     if let DbConnection::Postgresql(c) = &mut *conn {
         // Outside the batch's transaction: making a leaf locks the whole log for a moment.
         months
@@ -167,7 +184,7 @@ fn write(
     }
     let current = match *head {
         Some(h) => h,
-        None => load_head(&mut conn, &settings.instance)?,
+        None => load_head(conn, &settings.instance)?,
     };
     let mut next = current;
     let rows: Vec<StoredRecord> = records
@@ -208,7 +225,7 @@ fn write(
             })
         };
     }
-    let result = match &mut *conn {
+    let result = match conn {
         DbConnection::Postgresql(c) => insert_all!(c),
         DbConnection::Sqlite(c) => insert_all!(c),
     };
