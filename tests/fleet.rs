@@ -154,12 +154,11 @@ async fn three_instances_on_one_postgres_behave_as_one_gateway() {
             "{allowed} allowed in {minutes} minute windows"
         );
     }
-    for i in 0..3 {
+    for (i, name) in INSTANCES.iter().enumerate() {
         assert!(
             answers.iter().any(|&(j, s)| j == i && s == 200)
                 && answers.iter().any(|&(j, s)| j == i && s == 429),
-            "instance {} should have allowed and refused some: {answers:?}",
-            INSTANCES[i]
+            "instance {name} should have allowed and refused some: {answers:?}"
         );
     }
 
