@@ -31,6 +31,8 @@ fn env<'a>(pg: &'a str, instance: &'a str, prefix: &'a str) -> Vec<(&'a str, &'a
         ("DOELPOORT_SERVER_WORKERS", "1"),
         ("DOELPOORT_RATE_LIMIT_STORE", "redis"),
         ("DOELPOORT_RATE_LIMIT_KEY_PREFIX", prefix),
+        // A loaded test machine may be slow to answer; the 503 path has its own test below.
+        ("DOELPOORT_RATE_LIMIT_TIMEOUT_MS", "5000"),
         ("DOELPOORT_DATASETS_SEED_PERSONS", "0"),
         ("DOELPOORT_TLS_RELOAD_INTERVAL_MS", "100"),
         ("DOELPOORT_DISCLOSURE_CHECKPOINT_EVERY_MS", "200"),
