@@ -54,7 +54,6 @@ fn main() {
             key_prefix: format!("doelpoort-bench-{}", uuid::Uuid::new_v4().simple()),
             // Measured, not limited: a slow answer counts in the figures instead of failing.
             timeout_ms: 10_000,
-            ..RateLimitSettings::default()
         })
         .unwrap(),
     );
