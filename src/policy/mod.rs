@@ -156,9 +156,8 @@ impl Policy {
             return Ok(());
         };
         limiter.check_key(key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
+            // The limiter's own clock: making a new one calibrates it (~40 µs per refusal).
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
             too_many_requests(wait.as_secs())
         })
     }
