@@ -118,6 +118,13 @@ async fn run(url: &str, records: i64, full: bool) {
         let year_ms: i64 = 365 * 86_400_000;
         let start_ms: i64 = 1_767_225_600_000; // 2026-01-01
         let persons = (records / 10).max(1);
+        doelpoort::disclosure::partitions::ensure_span(
+            &mut conn,
+            "bulk",
+            start_ms,
+            start_ms + year_ms,
+        )
+        .unwrap();
         diesel::sql_query(format!(
             "INSERT INTO disclosure_records
              SELECT 'bulk', g,
@@ -139,7 +146,11 @@ async fn run(url: &str, records: i64, full: bool) {
         .execute(&mut conn)
         .unwrap();
         for i in &indexes {
-            diesel::sql_query(&i.indexdef).execute(&mut conn).unwrap();
+            // On a partitioned table the definition reads `ON ONLY`, which would index the
+            // parent alone.
+            diesel::sql_query(i.indexdef.replace(" ON ONLY ", " ON "))
+                .execute(&mut conn)
+                .unwrap();
         }
         diesel::sql_query("ANALYZE disclosure_records")
             .execute(&mut conn)

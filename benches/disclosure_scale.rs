@@ -60,6 +60,13 @@ fn run(url: &str, records: i64, persons: i64, full: bool) {
     let mut conn = PgConnection::establish(url).unwrap();
     let year_ms: i64 = 365 * 86_400_000;
     let start_ms: i64 = 1_767_225_600_000; // 2026-01-01
+    doelpoort::disclosure::partitions::ensure_span(
+        &mut conn,
+        "scale",
+        start_ms,
+        start_ms + year_ms,
+    )
+    .unwrap();
     let t = Instant::now();
     // Person k's pseudonym: sha256 of 'person-k' (32 bytes), as the gateway's HMAC would give.
     diesel::sql_query(format!(

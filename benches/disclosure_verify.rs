@@ -147,9 +147,6 @@ fn main() {
                 .load(&mut conn)
                 .unwrap();
                 drop_indexes(&mut conn, secondary);
-                diesel::sql_query("ALTER TABLE disclosure_records SET UNLOGGED")
-                    .execute(&mut conn)
-                    .unwrap();
                 load_postgres(&mut conn, &key, postgres);
                 diesel::sql_query("VACUUM ANALYZE disclosure_records")
                     .execute(&mut conn)
@@ -296,6 +293,21 @@ fn checkpoint(key: &SigningKey, seq: i64, head: [u8; 32]) -> Checkpoint {
 
 /// Loads the chain into PostgreSQL with one binary COPY, then its signed checkpoints.
 fn load_postgres(conn: &mut PgConnection, key: &SigningKey, records: i64) {
+    // The log's monthly partitions for the records' times.
+    doelpoort::disclosure::partitions::ensure_span(
+        conn,
+        INSTANCE,
+        record(1).start_time_ms,
+        record(records).start_time_ms,
+    )
+    .unwrap();
+    // Partitioned, the tables that hold the rows are the leaves.
+    diesel::sql_query(
+        "DO $$ DECLARE t text; BEGIN FOR t IN SELECT table_name FROM disclosure_partitions LOOP \
+         EXECUTE format('ALTER TABLE %I SET UNLOGGED', t); END LOOP; END $$",
+    )
+    .execute(conn)
+    .unwrap();
     let heads = std::cell::RefCell::new(Vec::new());
     diesel::copy_from(disclosure_records::table)
         .from_raw_data(disclosure_records::table, |out| {

@@ -23,6 +23,7 @@ const SECTIONS: &[&str] = &[
     "datasets",
     "log",
     "audit",
+    "rate_limit",
 ];
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -36,6 +37,7 @@ pub struct Settings {
     pub datasets: DatasetSettings,
     pub log: LogSettings,
     pub audit: AuditSettings,
+    pub rate_limit: RateLimitSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -338,6 +340,38 @@ impl Default for AuditSettings {
     }
 }
 
+/// Where the register's rate limits are counted (see `policy::rate`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// `local`: in this process (one instance); `redis`: shared by every instance of a fleet.
+    pub store: RateLimitStore,
+    /// The Redis server of the shared counters (`redis://host:port[/db]`; no TLS: keep it on the private network).
+    pub redis_url: String,
+    /// How long a request waits for its count; then 503 `notAvailable`, no data.
+    pub timeout_ms: u64,
+    /// Prefix of the counters' keys: one Redis can serve several fleets.
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitStore {
+    Local,
+    Redis,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            store: RateLimitStore::Local,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            timeout_ms: 100,
+            key_prefix: "doelpoort".into(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -469,6 +503,16 @@ impl Settings {
         }
         if !(a.anomaly_volume_factor > 1.0 && a.anomaly_volume_factor.is_finite()) {
             return bad("audit.anomaly_volume_factor", "must be more than 1");
+        }
+        let r = &self.rate_limit;
+        if r.timeout_ms == 0 {
+            return bad("rate_limit.timeout_ms", "must be more than 0");
+        }
+        if r.key_prefix.is_empty() || r.key_prefix.chars().any(|c| c.is_whitespace()) {
+            return bad("rate_limit.key_prefix", "must not be empty nor hold spaces");
+        }
+        if !r.redis_url.starts_with("redis://") {
+            return bad("rate_limit.redis_url", "must start with redis://");
         }
         for (i, issuer) in a.issuers.iter().enumerate() {
             if issuer.iss.trim().is_empty() {

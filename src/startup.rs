@@ -63,6 +63,11 @@ impl Application {
                     )
                 })?,
         );
+        if settings.rate_limit.store == crate::config::RateLimitStore::Redis {
+            policy.share_rate_limits(crate::policy::rate::SharedLimits::new(
+                &settings.rate_limit,
+            )?)?;
+        }
         ensure_dev_certificates(&settings, &organisations)?;
         let tls = TlsIdentity::load(&settings.tls, metrics.clone())?;
 

@@ -7,13 +7,15 @@
 //! - `checkpoint`: signed chain heads;
 //! - `keys`: signing and pseudonymisation keys, from private files;
 //! - `verify`: `doelpoort log verify`;
-//! - `purge`: `doelpoort log purge`, retention by date, from the oldest end.
+//! - `purge`: `doelpoort log purge`, retention by date, from the oldest end;
+//! - `partitions`: PostgreSQL's monthly partitions of the log (made ahead, dropped whole).
 //!
 //! A response that carries personal data is sent only after `DisclosureLog::append` returned
 //! `Ok`: the records are committed. If they cannot be, the request gets 503 and no data.
 
 pub mod checkpoint;
 pub mod keys;
+pub mod partitions;
 pub mod purge;
 pub mod record;
 pub mod refusals;

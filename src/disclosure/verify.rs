@@ -411,7 +411,15 @@ mod tests {
             }};
         }
         match &mut *conn {
-            DbConnection::Postgresql(c) => insert!(c),
+            DbConnection::Postgresql(c) => {
+                crate::disclosure::partitions::ensure(
+                    c,
+                    instance,
+                    rows.iter().map(|r| r.start_time_ms),
+                )
+                .unwrap();
+                insert!(c)
+            }
             DbConnection::Sqlite(c) => insert!(c),
         }
     }

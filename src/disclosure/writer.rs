@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use tokio::sync::oneshot;
 
 use super::checkpoint::{self, Checkpoint};
+use super::partitions::Months;
 use super::record::{Record, StoredRecord};
 use super::{keys::Keys, LogError};
 use crate::metrics::Metrics;
@@ -48,6 +49,14 @@ pub fn run(
     metrics: Arc<Metrics>,
 ) {
     let mut head: Option<Head> = None;
+    let mut months = Months::default();
+    // This month's and the next month's partitions, before the first request (best effort:
+    // every batch makes sure of its own).
+    if let Ok(mut conn) = db.checkout() {
+        if let DbConnection::Postgresql(c) = &mut *conn {
+            let _ = months.ensure(c, &settings.instance, [], super::now_ms());
+        }
+    }
     let mut since_checkpoint: u64 = 0;
     let mut last_checkpoint = Instant::now();
     loop {
@@ -57,7 +66,15 @@ pub fn run(
             Err(RecvTimeoutError::Disconnected) => {
                 // Shutting down: sign what is not signed yet, so the chain's tail is covered.
                 if since_checkpoint > 0 {
-                    if let Err(e) = write(&db, &keys, &settings, &mut head, Vec::new(), true) {
+                    if let Err(e) = write(
+                        &db,
+                        &keys,
+                        &settings,
+                        &mut head,
+                        &mut months,
+                        Vec::new(),
+                        true,
+                    ) {
                         tracing::error!(error = %e, "the closing checkpoint could not be written");
                     }
                 }
@@ -91,7 +108,15 @@ pub fn run(
             .iter_mut()
             .flat_map(|s| std::mem::take(&mut s.records))
             .collect();
-        let result = write(&db, &keys, &settings, &mut head, records, checkpoint);
+        let result = write(
+            &db,
+            &keys,
+            &settings,
+            &mut head,
+            &mut months,
+            records,
+            checkpoint,
+        );
         metrics
             .disclosure_commit
             .observe(started.elapsed().as_secs_f64());
@@ -122,15 +147,44 @@ fn write(
     keys: &Keys,
     settings: &WriterSettings,
     head: &mut Option<Head>,
+    months: &mut Months,
     records: Vec<Record>,
     checkpoint: bool,
 ) -> Result<(), LogError> {
     let mut conn = db
         .checkout()
         .map_err(|e| LogError::Unavailable(e.to_string()))?;
+    let result = write_on(&mut conn, keys, settings, head, months, records, checkpoint);
+    if result.is_err() {
+        // Whatever failed, the next batch starts on a fresh connection.
+        crate::storage::discard(&mut conn);
+    }
+    result
+}
+
+fn write_on(
+    conn: &mut DbConnection,
+    keys: &Keys,
+    settings: &WriterSettings,
+    head: &mut Option<Head>,
+    months: &mut Months,
+    records: Vec<Record>,
+    checkpoint: bool,
+) -> Result<(), LogError> {
+    if let DbConnection::Postgresql(c) = &mut *conn {
+        // Outside the batch's transaction: making a leaf locks the whole log for a moment.
+        months
+            .ensure(
+                c,
+                &settings.instance,
+                records.iter().map(|r| r.start_time_ms),
+                super::now_ms(),
+            )
+            .map_err(|e| LogError::Unavailable(format!("the log's partition: {e}")))?;
+    }
     let current = match *head {
         Some(h) => h,
-        None => load_head(&mut conn, &settings.instance)?,
+        None => load_head(conn, &settings.instance)?,
     };
     let mut next = current;
     let rows: Vec<StoredRecord> = records
@@ -171,7 +225,7 @@ fn write(
             })
         };
     }
-    let result = match &mut *conn {
+    let result = match conn {
         DbConnection::Postgresql(c) => insert_all!(c),
         DbConnection::Sqlite(c) => insert_all!(c),
     };

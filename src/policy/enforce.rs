@@ -12,6 +12,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
 use super::{Activity, Authorisation, Operation, Policy, PolicyStore, Scope};
@@ -63,12 +64,35 @@ impl FromRequest for NoPersonalData {
     }
 }
 
-impl<E: Exchange> FromRequest for Doelbinding<E> {
+impl<E: Exchange + 'static> FromRequest for Doelbinding<E> {
     type Error = Problem;
-    type Future = Ready<Result<Doelbinding<E>, Problem>>;
+    type Future = LocalBoxFuture<'static, Result<Doelbinding<E>, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authorise::<E>(req))
+        let authorised = authorise::<E>(req);
+        let shared = req
+            .app_data::<web::Data<PolicyStore>>()
+            .and_then(|store| store.shared_limits());
+        Box::pin(async move {
+            let d = authorised?;
+            match shared {
+                // A fleet counts together (one round trip to Redis) ...
+                Some(limits) => {
+                    limits
+                        .check(
+                            &d.authorisation.activity_id,
+                            d.requester.alias(),
+                            d.activity().rate_limit_per_minute,
+                        )
+                        .await?
+                }
+                // ... one instance counts alone.
+                None => d
+                    .policy
+                    .check_rate(d.authorisation.activity_index, &d.requester)?,
+            }
+            Ok(d)
+        })
     }
 }
 

@@ -6,6 +6,8 @@
 //!   version, then answered from a cache.
 //! - `enforce`: the `Doelbinding<E>` extractor every data route takes, and the guard that
 //!   fails closed when a route forgets it.
+//! - `rate`: rate limits counted in Redis, shared by the instances of a fleet (one instance
+//!   counts in the process: `Policy::check_rate`).
 //!
 //! `Policy` is one immutable version; `PolicyStore` holds the version in force and swaps in a
 //! new one whole on reload. A request keeps the `Arc<Policy>` it started with.
@@ -13,6 +15,7 @@
 pub mod decision;
 pub mod enforce;
 pub mod explain;
+pub mod rate;
 pub mod register;
 
 use std::collections::HashMap;
@@ -92,9 +95,10 @@ impl Policy {
         })
     }
 
-    /// The whole decision for a request, in the order SPEC.md's codes imply: the activity
-    /// exists, is in force today, casbin allows this organisation this operation on this
-    /// dataset under it, the case reference is there if needed, and the rate limit holds.
+    /// The decision for a request, in the order SPEC.md's codes imply: the activity exists,
+    /// is in force today, casbin allows this organisation this operation on this dataset
+    /// under it, and the case reference is there if needed. The rate limit comes after it
+    /// (`check_rate` here, or `rate::SharedLimits` for a fleet).
     pub fn authorise(
         &self,
         requester: &Organisation,
@@ -136,7 +140,6 @@ impl Policy {
                 )),
             );
         }
-        self.check_rate(index, requester)?;
         Ok(Authorisation {
             activity_index: index,
             activity_id: activity.id.clone(),
@@ -144,7 +147,8 @@ impl Policy {
         })
     }
 
-    fn check_rate(&self, index: usize, requester: &Organisation) -> Result<(), Problem> {
+    /// The activity's rate limit for `requester`, counted in this process (one instance).
+    pub fn check_rate(&self, index: usize, requester: &Organisation) -> Result<(), Problem> {
         let (Some(limiter), Some(key)) = (
             self.limits.get(&index),
             self.subjects.get(requester.alias()),
@@ -152,16 +156,24 @@ impl Policy {
             return Ok(());
         };
         limiter.check_key(key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-            Problem::new(ProblemCode::TooManyRequests)
-                .detail("Het maximum aantal verzoeken per minuut voor deze verwerkingsactiviteit is bereikt.")
-                .retry_after(wait.as_secs().max(1))
+            // The limiter's own clock: making a new one calibrates it (~40 µs per refusal).
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
+            too_many_requests(wait.as_secs())
         })
     }
 
     pub fn activity(&self, index: usize) -> &Activity {
         &self.register.activities[index]
     }
+}
+
+/// 429 `tooManyRequests`, to try again after `wait_s` seconds (at least 1).
+fn too_many_requests(wait_s: u64) -> Problem {
+    Problem::new(ProblemCode::TooManyRequests)
+        .detail(
+            "Het maximum aantal verzoeken per minuut voor deze verwerkingsactiviteit is bereikt.",
+        )
+        .retry_after(wait_s.max(1))
 }
 
 /// Told of every new register version before it is put in force; an error keeps the
@@ -174,6 +186,7 @@ pub struct PolicyStore {
     organisations: Arc<Organisations>,
     current: ArcSwap<Policy>,
     on_new_version: std::sync::OnceLock<VersionHook>,
+    shared_limits: std::sync::OnceLock<Arc<rate::SharedLimits>>,
 }
 
 pub fn today() -> NaiveDate {
@@ -191,6 +204,7 @@ impl PolicyStore {
             organisations,
             current: ArcSwap::from_pointee(policy),
             on_new_version: std::sync::OnceLock::new(),
+            shared_limits: std::sync::OnceLock::new(),
         })
     }
 
@@ -201,6 +215,18 @@ impl PolicyStore {
         self.on_new_version
             .set(hook)
             .map_err(|_| anyhow::anyhow!("the register's version hook is set already"))
+    }
+
+    /// Counts rate limits in `limits`, shared with the other instances, from now on. Set once.
+    pub fn share_rate_limits(&self, limits: rate::SharedLimits) -> anyhow::Result<()> {
+        self.shared_limits
+            .set(Arc::new(limits))
+            .map_err(|_| anyhow::anyhow!("the shared rate limiter is set already"))
+    }
+
+    /// The shared rate limiter, if the limits are counted fleet-wide.
+    pub fn shared_limits(&self) -> Option<Arc<rate::SharedLimits>> {
+        self.shared_limits.get().cloned()
     }
 
     pub fn current(&self) -> Arc<Policy> {

@@ -120,6 +120,22 @@ impl ManageConnection for Manager {
     }
 }
 
+/// Marks `conn` broken, so that the pool drops it on return instead of handing it out again.
+/// diesel notices a failure inside a transaction only; a connection whose server session
+/// ended (a restart, `pg_terminate_backend`) fails its next statement, often a `BEGIN` or a
+/// query outside any transaction, and would otherwise go back to the pool as good.
+pub fn discard(conn: &mut DbConnection) {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConnection::Postgresql(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error()
+        }
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error()
+        }
+    }
+}
+
 /// Checkpoints the SQLite WAL into the database file every 250 ms, beside the writers (a
 /// PASSIVE checkpoint never blocks them), and truncates it when it has grown. Stops when the
 /// database file goes away.
