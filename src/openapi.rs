@@ -171,10 +171,6 @@ fn audit_parts(path: &str, item: &mut Value) {
     let Some(item) = item.as_object_mut() else {
         return;
     };
-    item.insert(
-        "servers".into(),
-        json!([{ "url": "https://localhost:8444", "description": "The audit listener (server.audit_listen): TLS without client certificates" }]),
-    );
     for (_, op) in item.iter_mut() {
         op["security"] = json!([{ "bearer": [] }]);
         let responses = op["responses"]
@@ -210,6 +206,10 @@ fn audit_parts(path: &str, item: &mut Value) {
         );
         add("503", "Not available; in particular when the audit record of this query cannot be written: no answer is released.");
     }
+    item.insert(
+        "servers".into(),
+        json!([{ "url": "https://localhost:8444", "description": "The audit listener (server.audit_listen): TLS without client certificates" }]),
+    );
 }
 
 /// `GET /openapi.json`: this document.
