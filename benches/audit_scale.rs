@@ -9,9 +9,11 @@
 //! benches/disclosure_scale.rs) under an instance of its own: 1 record in 10 a request, the
 //! others one person each, requested by 20 gemeenten from RvIG over a year. Then 50 persons
 //! get 20 disclosures each through the real disclosure log (second instance, the gateway's
-//! pseudonym key), spread over the year, so that an inzage has something to find. Every
-//! audit query measured also writes (and waits for) its own audit record, as in production.
-//! The database is dropped afterwards.
+//! pseudonym key), spread over the year, so that an inzage has something to find, and one
+//! person gets 1,000 (the inzage target: ≤ 200 ms). Stats over one month (≈ 1/12 of the
+//! records; target ≤ 1 s) are measured per activity, requester and day. Every audit query
+//! measured also writes (and waits for) its own audit record, as in production. The database
+//! is dropped afterwards.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -172,34 +174,42 @@ async fn run(url: &str, records: i64, full: bool) {
         .filter_map(|n| Bsn::parse(&n.to_string()).ok())
         .take(50)
         .collect();
+    // The person with 1,000 disclosures: the first BSN after the 50.
+    let heavy = (100_000_000u32..)
+        .filter_map(|n| Bsn::parse(&n.to_string()).ok())
+        .nth(50)
+        .unwrap();
     let mut batch = Vec::new();
-    for (p, bsn) in bsns.iter().enumerate() {
-        for k in 0..20i64 {
-            let start = 1_767_225_600_000 + ((p as i64 * 20 + k) * 31_536_000_000 / 1000);
-            let requester = oin(GEMEENTEN[(p + k as usize) % 2]);
-            batch.push(Record {
-                trace_id: rand::random(),
-                operation_id: rand::random(),
-                parent_operation_id: Some(rand::random()),
-                foreign_trace_id: None,
-                foreign_operation_id: None,
-                foreign_entity: None,
-                name: "rni-adresoverzicht/search".into(),
-                start_time_ms: start,
-                end_time_ms: start + 3,
-                status: Status::Ok,
-                refusal_code: None,
-                processing_activity_id: Some("rni-adresoverzicht".into()),
-                register_version: Some("sha256:0123456789abcdef0123456789abcdef".into()),
-                requester_oin: Some(requester),
-                provider_oin: Some(RVIG.into()),
-                case_reference: None,
-                fields: "burgerservicenummer,naam.geslachtsnaam".into(),
-                record_count: 1,
-                subject_pseudonym: Some(pseudonyms.pseudonym(bsn)),
-                retain_until_ms: start + 3650 * 86_400_000,
-            });
-        }
+    let plan = bsns
+        .iter()
+        .enumerate()
+        .flat_map(|(p, bsn)| (0..20i64).map(move |k| (bsn, p as i64 * 20 + k, p + k as usize)))
+        .chain((0..1000i64).map(|k| (&heavy, k, k as usize)));
+    for (bsn, n, r) in plan {
+        let start = 1_767_225_600_000 + ((n % 1000) * 31_536_000_000 / 1000);
+        let requester = oin(GEMEENTEN[r % 2]);
+        batch.push(Record {
+            trace_id: rand::random(),
+            operation_id: rand::random(),
+            parent_operation_id: Some(rand::random()),
+            foreign_trace_id: None,
+            foreign_operation_id: None,
+            foreign_entity: None,
+            name: "rni-adresoverzicht/search".into(),
+            start_time_ms: start,
+            end_time_ms: start + 3,
+            status: Status::Ok,
+            refusal_code: None,
+            processing_activity_id: Some("rni-adresoverzicht".into()),
+            register_version: Some("sha256:0123456789abcdef0123456789abcdef".into()),
+            requester_oin: Some(requester),
+            provider_oin: Some(RVIG.into()),
+            case_reference: None,
+            fields: "burgerservicenummer,naam.geslachtsnaam".into(),
+            record_count: 1,
+            subject_pseudonym: Some(pseudonyms.pseudonym(bsn)),
+            retain_until_ms: start + 3650 * 86_400_000,
+        });
     }
     log.append(batch).await.unwrap();
     tokio::task::spawn_blocking(move || log.finish(Duration::from_secs(10)))
@@ -280,14 +290,17 @@ async fn run(url: &str, records: i64, full: bool) {
         assert!(rows > 0, "{label}: no records");
         results.push((label, h));
     }
-    for (label, token) in [
-        ("inzage officer", &amsterdam),
-        ("inzage supervisor", &supervisor),
+    for (label, token, many) in [
+        ("inzage officer (20 disclosures)", &amsterdam, false),
+        ("inzage supervisor (20 disclosures)", &supervisor, false),
+        ("inzage officer (1,000 disclosures)", &amsterdam, true),
+        ("inzage supervisor (1,000 disclosures)", &supervisor, true),
     ] {
         let mut h = histogram();
         let mut found = 0;
-        for i in 0..samples {
-            let bsn = &bsns[i % bsns.len()];
+        let n = if many { (samples / 4).max(10) } else { samples };
+        for i in 0..n {
+            let bsn = if many { &heavy } else { &bsns[i % bsns.len()] };
             let t = Instant::now();
             let res = client
                 .post(url("/audit/v1/inzage"))
@@ -299,9 +312,47 @@ async fn run(url: &str, records: i64, full: bool) {
             assert_eq!(res.status(), 200);
             let body: serde_json::Value = res.json().await.unwrap();
             timed(&mut h, t);
-            found += body["verstrekkingen"].as_array().unwrap().len();
+            let got = body["verstrekkingen"].as_array().unwrap().len();
+            if many && token == &supervisor {
+                assert_eq!(got, 1000, "{label}: every disclosure of the person");
+            }
+            found += got;
         }
         assert!(found > 0, "{label}: nothing found");
+        results.push((label, h));
+    }
+    for (label, token, group_by) in [
+        (
+            "stats month per activity, supervisor",
+            &supervisor,
+            "activity",
+        ),
+        (
+            "stats month per requester, supervisor",
+            &supervisor,
+            "requester",
+        ),
+        ("stats month per day, supervisor", &supervisor, "day"),
+        ("stats month per day, officer", &amsterdam, "day"),
+    ] {
+        let mut h = histogram();
+        let mut total = 0;
+        for _ in 0..(samples / 20).max(5) {
+            let t = Instant::now();
+            let res = client
+                .get(url(&format!(
+                    "/audit/v1/stats?from=2026-06-01&to=2026-06-30&group_by={group_by}"
+                )))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            let body: serde_json::Value = res.json().await.unwrap();
+            timed(&mut h, t);
+            total = body["totaal"]["records"].as_i64().unwrap();
+        }
+        assert!(total > 0, "{label}: nothing counted");
         results.push((label, h));
     }
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1e3;

@@ -17,6 +17,7 @@ fi
 echo "== test tools (PyPI: scripts/requirements-test.txt)"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   -r scripts/requirements-test.txt
+scripts/ci/ui-deps.sh
 
 echo "== cargo fmt --check"
 cargo fmt --check

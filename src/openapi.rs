@@ -1,7 +1,9 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 document of the data listener, generated from the
-//! route handlers' `#[utoipa::path]` annotations and the request types' `ToSchema`. What every
-//! data operation shares (the doelbinding headers, `X-Disclosure-Id`, the problem responses,
-//! mutual TLS) is added here once, so a route's annotation says only what is its own.
+//! `GET /openapi.json`: the OpenAPI 3.1 document of the data listener and of the audit API
+//! (`/audit/v1/…`, on the audit listener), generated from the route handlers'
+//! `#[utoipa::path]` annotations and the request types' `ToSchema`. What every data operation
+//! shares (the doelbinding headers, `X-Disclosure-Id`, the problem responses, mutual TLS) and
+//! what every audit operation shares (the bearer token, its problems, the audit record of
+//! the query) is added here once, so a route's annotation says only what is its own.
 
 use std::sync::OnceLock;
 
@@ -33,6 +35,13 @@ use crate::policy::enforce::NoPersonalData;
         crate::exchanges::signalen::inzien::inzien,
         crate::exchanges::signalen::status::wijzigen,
         openapi_json,
+        crate::audit::search::disclosures,
+        crate::audit::inzage::inzage,
+        crate::audit::stats::stats,
+        crate::audit::anomalieen::anomalieen,
+        crate::audit::verify,
+        crate::audit::export::export,
+        crate::audit::sessie,
     ),
     tags(
         (name = "identiteit", description = "Wie de gateway in de aanroeper ziet"),
@@ -40,6 +49,7 @@ use crate::policy::enforce::NoPersonalData;
         (name = "haalcentraal", description = "Haal Centraal BRP Personen v2 over de RNI"),
         (name = "uwv-svb", description = "Dienstverbanden en uitkeringen (UWV, SVB)"),
         (name = "signalen", description = "Signalen tussen organisaties, met terugkoppeling"),
+        (name = "audit", description = "Het logboek voor functionarissen gegevensbescherming en de toezichthouder (audit-listener, bearer-token)"),
     )
 )]
 struct Api;
@@ -68,7 +78,8 @@ fn problem_response(description: &str) -> Value {
 fn shared_parts(doc: &mut Value) {
     doc["openapi"] = json!("3.1.0");
     doc["components"]["securitySchemes"] = json!({
-        "mtls": { "type": "mutualTLS", "description": "A client certificate chaining to a trusted CA (PKIoverheid), not revoked, with the organisation's OIN in the subject serialNumber." }
+        "mtls": { "type": "mutualTLS", "description": "A client certificate chaining to a trusted CA (PKIoverheid), not revoked, with the organisation's OIN in the subject serialNumber." },
+        "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "A JWT from an issuer in audit.issuers (EdDSA or RS256; exp, nbf, iss and aud checked) with the claims oin (a registered organisation) and role (privacy-officer: records where that organisation is requester or provider; supervisor: all)." }
     });
     doc["security"] = json!([{ "mtls": [] }]);
     doc["components"]["schemas"]["Problem"] = json!({
@@ -103,6 +114,10 @@ fn shared_parts(doc: &mut Value) {
         return;
     };
     for (path, item) in paths.iter_mut() {
+        if path.starts_with(AUDIT_PREFIX) {
+            audit_parts(path, item);
+            continue;
+        }
         let with_activity = !WITHOUT_ACTIVITY.contains(&path.as_str());
         let Some(item) = item.as_object_mut() else {
             continue;
@@ -146,6 +161,55 @@ fn shared_parts(doc: &mut Value) {
             }
         }
     }
+}
+
+const AUDIT_PREFIX: &str = "/audit/v1/";
+
+/// What every audit operation shares: its listener, the bearer token, its problems, and the
+/// `X-Disclosure-Id` of the audit record every answered query gets.
+fn audit_parts(path: &str, item: &mut Value) {
+    let Some(item) = item.as_object_mut() else {
+        return;
+    };
+    for (_, op) in item.iter_mut() {
+        op["security"] = json!([{ "bearer": [] }]);
+        let responses = op["responses"]
+            .as_object_mut()
+            .expect("every operation names its responses");
+        for (status, response) in responses.iter_mut() {
+            if status.starts_with('2') {
+                response["headers"] = json!({
+                    "X-Disclosure-Id": { "$ref": "#/components/headers/X-Disclosure-Id" }
+                });
+            }
+        }
+        if path == "/audit/v1/inzage" {
+            if let Some(ok) = responses.get_mut("200") {
+                ok["content"]["text/csv"] = json!({ "schema": { "type": "string" } });
+                ok["content"]["text/html"] = json!({ "schema": { "type": "string" } });
+            }
+        }
+        let mut add = |status: &str, description: &str| {
+            responses
+                .entry(status.to_owned())
+                .or_insert_with(|| problem_response(description));
+        };
+        add(
+            "400",
+            "A parameter is not valid (paramsValidation, naming it).",
+        );
+        add("401", "No token, or one that is refused: unknown issuer, bad signature, another algorithm, expired, not yet valid, another audience (WWW-Authenticate: Bearer).");
+        add("403", "The token's organisation is not registered (unknownOrganisation), or the role may not do this (notPermitted).");
+        add(
+            "429",
+            "A verification of the log is already running (Retry-After).",
+        );
+        add("503", "Not available; in particular when the audit record of this query cannot be written: no answer is released.");
+    }
+    item.insert(
+        "servers".into(),
+        json!([{ "url": "https://localhost:8444", "description": "The audit listener (server.audit_listen): TLS without client certificates" }]),
+    );
 }
 
 /// `GET /openapi.json`: this document.
@@ -200,5 +264,54 @@ mod tests {
         assert!(names.contains(&"X-Processing-Activity"));
         assert!(hc["responses"]["200"]["headers"]["X-Disclosure-Id"].is_object());
         assert!(hc["responses"]["403"].is_object());
+    }
+
+    #[test]
+    fn the_audit_api_is_documented_with_its_bearer_token() {
+        let doc = document();
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        for (path, method) in [
+            ("/audit/v1/disclosures", "get"),
+            ("/audit/v1/inzage", "post"),
+            ("/audit/v1/stats", "get"),
+            ("/audit/v1/anomalieen", "get"),
+            ("/audit/v1/verify", "get"),
+            ("/audit/v1/export", "get"),
+            ("/audit/v1/sessie", "get"),
+        ] {
+            let op = &doc["paths"][path][method];
+            assert_eq!(op["security"], json!([{ "bearer": [] }]), "{path}");
+            assert!(op["responses"]["401"].is_object(), "{path}");
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            assert!(
+                params.iter().all(|p| p["name"] != "X-Processing-Activity"),
+                "{path} takes no processing activity"
+            );
+        }
+        let search = &doc["paths"]["/audit/v1/disclosures"]["get"]["parameters"];
+        let names: Vec<&str> = search
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for name in [
+            "from",
+            "to",
+            "requester",
+            "provider",
+            "activity",
+            "status",
+            "refusal_code",
+            "case_reference",
+            "cursor",
+        ] {
+            assert!(names.contains(&name), "{name} in {names:?}");
+        }
+        let inzage = &doc["paths"]["/audit/v1/inzage"]["post"]["responses"]["200"]["content"];
+        assert!(inzage["text/csv"].is_object() && inzage["text/html"].is_object());
     }
 }

@@ -119,17 +119,18 @@ impl Application {
             })
             .transpose()
             .context("the audit API's dev token key (disclosure.keys_dir)")?;
+        let no_dev_issuer = dev_issuer.is_none();
         let audit = Arc::new(
             Audit::new(
                 &settings,
                 organisations.clone(),
                 database.clone(),
                 disclosure.clone(),
-                dev_issuer.as_ref(),
+                dev_issuer,
             )
             .context("audit: the token issuers")?,
         );
-        if settings.audit.issuers.is_empty() && dev_issuer.is_none() {
+        if settings.audit.issuers.is_empty() && no_dev_issuer {
             tracing::warn!("audit.issuers is empty: the audit API refuses every request");
         }
         // Every register version is stored before it is in force (the inzage's legal basis).

@@ -45,6 +45,11 @@ pub struct Listener(pub &'static str);
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
+/// Marks a page for people (the audit UI, HTML): an error status on it is left as it is,
+/// since the page itself says what went wrong, instead of being rewritten as problem+json.
+#[derive(Debug, Clone, Copy)]
+pub struct HumanPage;
+
 /// The outermost middleware of every app.
 pub async fn request_context(
     req: ServiceRequest,
@@ -91,6 +96,7 @@ pub async fn request_context(
     let problem = match res.response().error().and_then(|e| e.as_error::<Problem>()) {
         Some(p) => Some(p.clone()),
         None if (status.is_client_error() || status.is_server_error())
+            && res.response().extensions().get::<HumanPage>().is_none()
             && res
                 .headers()
                 .get(header::CONTENT_TYPE)

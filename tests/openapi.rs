@@ -1,6 +1,6 @@
 //! `/openapi.json` over real mTLS: served to any registered organisation, an OpenAPI 3.1
 //! document that the reference validator (openapi-spec-validator, installed by
-//! scripts/test.sh) accepts, naming every data route.
+//! scripts/test.sh) accepts, naming every data route and the audit API.
 
 mod common;
 
@@ -24,6 +24,8 @@ async fn the_document_is_valid_openapi_3_1() {
         "/haalcentraal/api/brp/personen",
         "/api/v1/rni/tellingen",
         "/api/v1/rni/personen/{bsn}/verblijfsadres",
+        "/audit/v1/disclosures",
+        "/audit/v1/inzage",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is not documented");
     }

@@ -38,11 +38,14 @@ use crate::problem::Problem;
 const BASELINE_DAYS: i64 = 14;
 const MAX_DAYS: i64 = 92;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AnomalieQuery {
-    from: Option<String>,
-    to: Option<String>,
+    /// From this instant or Dutch day (default: 7 days before `to`; at most 92 days).
+    pub from: Option<String>,
+    /// Until this instant or to the end of this Dutch day (default: now).
+    pub to: Option<String>,
 }
 
 /// A count per (a, b, UTC hour).
@@ -115,13 +118,29 @@ fn party(oin: &Option<String>, registry: &Registry) -> Value {
     }
 }
 
-/// `GET /audit/v1/anomalieen`
+/// Anomaly signals in your tenant: volume, refusals, outside office hours, one case reference for many persons
+#[utoipa::path(get, path = "/audit/v1/anomalieen", tag = "audit", params(AnomalieQuery),
+    responses((status = 200, description = "`{van, tot, kantooruren, drempels, signalen: [{soort, organisatie, toelichting, records, …}]}`", body = Object)))]
 pub async fn anomalieen(
     who: Auditor,
     q: web::Query<AnomalieQuery>,
     audit: web::Data<Audit>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
+    let (body, id) = signals(&audit, &who, &req, &q).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((DISCLOSURE_ID.clone(), id))
+        .json(body))
+}
+
+/// The signals `who` asked for with `q`, as the API answers them, recorded as an audit
+/// query; and that record's id. The API and the UI both look through here.
+pub async fn signals(
+    audit: &Audit,
+    who: &Auditor,
+    req: &HttpRequest,
+    q: &AnomalieQuery,
+) -> Result<(Value, String), Problem> {
     let (from, to) = period(q.from.as_deref(), q.to.as_deref())?;
     let to = to.unwrap_or_else(crate::disclosure::now_ms);
     let from = from.unwrap_or(to - 7 * DAY_MS);
@@ -134,7 +153,7 @@ pub async fn anomalieen(
     let first_day = amsterdam::local(from).date();
     let last_day = amsterdam::local(to - 1).date();
     let baseline_from = amsterdam::day_start(first_day - Duration::days(BASELINE_DAYS));
-    let tenant = Tenant::of(&who);
+    let tenant = Tenant::of(who);
     let case_floor = audit.settings.anomaly_case_subjects_floor as i64;
     let (requests, refusals, cases) = audit
         .database
@@ -308,17 +327,16 @@ pub async fn anomalieen(
     );
     let id = audit
         .record(
-            &who,
-            &req,
+            who,
+            req,
             "anomalieen",
             &described,
             counted.max(0) as u64,
             None,
         )
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((DISCLOSURE_ID.clone(), id))
-        .json(json!({
+    Ok((
+        json!({
             "van": amsterdam::rfc3339(from),
             "tot": amsterdam::rfc3339(to),
             "kantooruren": "maandag tot en met vrijdag 07:00-19:00 (Europe/Amsterdam)",
@@ -330,7 +348,9 @@ pub async fn anomalieen(
                 "zaakkenmerk_personen_minimum": s.anomaly_case_subjects_floor,
             },
             "signalen": signalen,
-        })))
+        }),
+        id,
+    ))
 }
 
 #[cfg(test)]

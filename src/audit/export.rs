@@ -33,10 +33,13 @@ const PAGE: usize = 2_000;
 /// Chunks waiting for the client at most.
 const CHUNKS: usize = 4;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
+    /// From this instant (RFC 3339) or the start of this Dutch day.
     from: Option<String>,
+    /// Until this instant, or to the end of this Dutch day.
     to: Option<String>,
 }
 
@@ -48,7 +51,9 @@ struct Count {
 
 type Chunk = Result<Bytes, std::io::Error>;
 
-/// `GET /audit/v1/export`
+/// Every record of your tenant in a period, oldest first, as NDJSON (streamed)
+#[utoipa::path(get, path = "/audit/v1/export", tag = "audit", params(ExportQuery),
+    responses((status = 200, description = "One record per line, the shape of /audit/v1/disclosures; X-Record-Count is the number of lines", content_type = "application/x-ndjson", body = String)))]
 pub async fn export(
     who: Auditor,
     q: web::Query<ExportQuery>,

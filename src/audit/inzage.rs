@@ -28,9 +28,11 @@ use crate::organisations::Registry;
 use crate::policy::register::LegalBasis;
 use crate::problem::{Problem, ProblemCode};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InzageVerzoek {
+    /// The person's BSN (9 digits, elfproef).
+    #[schema(pattern = "^[0-9]{9}$")]
     burgerservicenummer: String,
 }
 
@@ -117,14 +119,54 @@ fn mask(bsn: &Bsn) -> String {
     format!("******{}", &bsn.as_str()[6..])
 }
 
-/// `POST /audit/v1/inzage`
+/// Every disclosure about one person (AVG art. 15): JSON, or CSV or a printable Dutch report by Accept
+#[utoipa::path(post, path = "/audit/v1/inzage", tag = "audit",
+    request_body(content = InzageVerzoek, content_type = "application/json"),
+    responses((status = 200, description = "The report: application/json (default), text/csv, or text/html (printable, in Dutch)", body = Object)))]
 pub async fn inzage(
     who: Auditor,
     body: web::Json<InzageVerzoek>,
     audit: web::Data<Audit>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let bsn = Bsn::parse(body.burgerservicenummer.trim()).map_err(|_| {
+    let format = negotiate(
+        req.headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let (overzicht, id) = report(&audit, &who, &req, &body.burgerservicenummer, format).await?;
+    let mut res = HttpResponse::Ok();
+    res.insert_header((DISCLOSURE_ID.clone(), id));
+    Ok(match format {
+        Format::Json => res.json(&overzicht),
+        Format::Csv => res
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"inzage.csv\"",
+            ))
+            .body(csv(&overzicht)),
+        Format::Html => res
+            .content_type("text/html; charset=utf-8")
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ))
+            .body(html(&overzicht)),
+    })
+}
+
+/// The inzage of the person with `burgerservicenummer` that `who` may see, recorded as an
+/// audit query (with the person's pseudonym and the `format` asked for); and that record's
+/// id. The API and the UI both report through here.
+pub async fn report(
+    audit: &Audit,
+    who: &Auditor,
+    req: &HttpRequest,
+    burgerservicenummer: &str,
+    format: Format,
+) -> Result<(Overzicht, String), Problem> {
+    let bsn = Bsn::parse(burgerservicenummer.trim()).map_err(|_| {
         Problem::new(ProblemCode::ParamsValidation)
             .detail("Het burgerservicenummer is niet correct.")
             .invalid_param(
@@ -133,13 +175,8 @@ pub async fn inzage(
                 "Een burgerservicenummer is 9 cijfers en voldoet aan de elfproef.",
             )
     })?;
-    let format = negotiate(
-        req.headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok()),
-    );
     let pseudonym = audit.log.pseudonym(&bsn);
-    let tenant = Tenant::of(&who);
+    let tenant = Tenant::of(who);
     let (rows, versions) = audit
         .database
         .run(move |conn| {
@@ -163,37 +200,19 @@ pub async fn inzage(
         .await
         .map_err(unavailable)?;
     let registry = audit.registry();
-    let overzicht = overzicht(&who, &bsn, rows, &versions, &registry);
+    let overzicht = overzicht(who, &bsn, rows, &versions, &registry);
     let count = (overzicht.verstrekkingen.len() + overzicht.raadplegingen.len()) as u64;
     let id = audit
         .record(
-            &who,
-            &req,
+            who,
+            req,
             "inzage",
             &format!("format={format:?}").to_ascii_lowercase(),
             count,
             Some(pseudonym),
         )
         .await?;
-    let mut res = HttpResponse::Ok();
-    res.insert_header((DISCLOSURE_ID.clone(), id));
-    Ok(match format {
-        Format::Json => res.json(&overzicht),
-        Format::Csv => res
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"inzage.csv\"",
-            ))
-            .body(csv(&overzicht)),
-        Format::Html => res
-            .content_type("text/html; charset=utf-8")
-            .insert_header((
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'",
-            ))
-            .body(html(&overzicht, &versions_used(&overzicht))),
-    })
+    Ok((overzicht, id))
 }
 
 fn overzicht(
@@ -322,7 +341,7 @@ fn cell(v: &str) -> String {
     }
 }
 
-fn csv(o: &Overzicht) -> String {
+pub fn csv(o: &Overzicht) -> String {
     let mut out = String::from(
         "tijdstip,ontvanger,ontvanger_oin,verstrekker,verstrekker_oin,verwerkingsactiviteit,naam,doel,grondslag,grondslag_verwijzing,gegevens,zaakkenmerk,registerversie,kenmerk\r\n",
     );
@@ -387,22 +406,35 @@ fn dutch_time(ms: i64) -> String {
     )
 }
 
-fn html(o: &Overzicht, activities: &BTreeMap<String, &Activiteit>) -> String {
+/// The report's own style: for the screen and for print (the browser's "print to PDF").
+pub const REPORT_STYLE: &str = ".inzage table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}\n\
+     .inzage th,.inzage td{border:1px solid #999;padding:.3rem .5rem;text-align:left;vertical-align:top}\n\
+     .inzage th{width:30%;background:#eee}\n.inzage section.verstrekking{break-inside:avoid}\n\
+     .inzage .klein{font-size:.85rem;color:#444}\n";
+
+/// The printable report as a document of its own.
+pub fn html(o: &Overzicht) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"nl\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>Overzicht van verstrekkingen van uw persoonsgegevens</title>\n<style>\n\
+         body{{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;line-height:1.45;color:#111}}\n\
+         @media print{{body{{margin:0}}}}\n{REPORT_STYLE}</style>\n\
+         </head>\n<body>\n{}</body>\n</html>\n",
+        report_html(o)
+    )
+}
+
+/// The report itself (in `<div class="inzage">`), to stand in a document of its own or in a
+/// page of the UI: headings from `h1`, every value escaped.
+pub fn report_html(o: &Overzicht) -> String {
+    let activities = versions_used(o);
     let door = esc(o
         .opgesteld_door
         .naam
         .as_deref()
         .unwrap_or(&o.opgesteld_door.oin));
     let mut h = String::with_capacity(4096 + o.verstrekkingen.len() * 1024);
-    h.push_str(
-        "<!DOCTYPE html>\n<html lang=\"nl\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>Overzicht van verstrekkingen van uw persoonsgegevens</title>\n<style>\n\
-         body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;line-height:1.45;color:#111}\n\
-         table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}\n\
-         th,td{border:1px solid #999;padding:.3rem .5rem;text-align:left;vertical-align:top}\n\
-         th{width:30%;background:#eee}\nsection.verstrekking{break-inside:avoid}\n\
-         .klein{font-size:.85rem;color:#444}\n@media print{body{margin:0}}\n</style>\n</head>\n<body>\n",
-    );
+    h.push_str("<div class=\"inzage\">\n");
     h.push_str("<h1>Overzicht van verstrekkingen van uw persoonsgegevens</h1>\n");
     h.push_str(&format!(
         "<p>Burgerservicenummer: <strong>{}</strong><br>Opgesteld op {} door {}.</p>\n",
@@ -518,7 +550,7 @@ fn html(o: &Overzicht, activities: &BTreeMap<String, &Activiteit>) -> String {
          website.</p>\n\
          <p>Bent u niet tevreden over het antwoord, dan kunt u een klacht indienen bij de \
          Autoriteit Persoonsgegevens (autoriteitpersoonsgegevens.nl).</p>\n\
-         </body>\n</html>\n",
+         </div>\n",
     );
     h
 }

@@ -11,7 +11,9 @@
 //! - `GET /audit/v1/verify` (here): `disclosure::verify`, supervisors only;
 //! - `GET /audit/v1/sessie` (here): who the token says the caller is (reads no records);
 //! - `versies`: every register version loaded, for the legal basis of old records;
-//! - `records`, `sql`, `amsterdam`: the record's JSON form, portable SQL, Dutch time.
+//! - `records`, `sql`, `amsterdam`: the record's JSON form, portable SQL, Dutch time;
+//! - `ui`: the web UI under `/audit/ui/` (server-rendered HTML; signed in by a cookie holding
+//!   the same bearer token), which answers through the same functions as the API.
 //!
 //! The audit is audited: every answered audit query is itself a record in the disclosure log
 //! (`name` `audit/<endpoint>`; requester: the user's organisation; `fields`: the role and the
@@ -29,6 +31,7 @@ pub mod sql;
 pub mod stats;
 pub mod tenant;
 pub mod token;
+pub mod ui;
 pub mod versies;
 
 use std::path::PathBuf;
@@ -58,6 +61,10 @@ pub struct Audit {
     pub retention_days: u32,
     /// One `verify` at a time: it reads the whole log.
     verifying: tokio::sync::Semaphore,
+    /// The gateway's own development issuer (`tls.dev_certs`): the UI's dev login.
+    pub dev_issuer: Option<token::DevIssuer>,
+    /// The UI's key for its CSRF tokens (random per start).
+    pub(crate) ui_key: [u8; 32],
 }
 
 impl Audit {
@@ -66,10 +73,10 @@ impl Audit {
         organisations: Arc<Organisations>,
         database: Database,
         log: DisclosureLog,
-        dev: Option<&token::DevIssuer>,
+        dev: Option<token::DevIssuer>,
     ) -> anyhow::Result<Audit> {
         Ok(Audit {
-            verifier: TokenVerifier::new(&settings.audit, dev)?,
+            verifier: TokenVerifier::new(&settings.audit, dev.as_ref())?,
             organisations,
             database,
             log,
@@ -77,7 +84,17 @@ impl Audit {
             settings: settings.audit.clone(),
             retention_days: settings.disclosure.refusal_retention_days,
             verifying: tokio::sync::Semaphore::new(1),
+            dev_issuer: dev,
+            ui_key: rand::random(),
         })
+    }
+
+    /// Who `token` says the caller is, checked as `token` describes: the bearer header of
+    /// the API and the cookie of the UI both end here.
+    pub fn authenticate(&self, token: &str) -> Result<Auditor, Problem> {
+        let auditor = self.verifier.verify(token, &self.organisations.current())?;
+        tracing::Span::current().record("requester", auditor.organisation.oin.as_str());
+        Ok(auditor)
     }
 
     pub fn registry(&self) -> Arc<Registry> {
@@ -156,6 +173,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/audit/v1/verify").get(verify))
         .service(resource("/audit/v1/sessie").get(sessie))
         .service(resource("/audit/v1/export").get(export::export));
+    ui::routes(cfg);
 }
 
 /// 400 `paramsValidation` naming the parameter (never its value).
@@ -186,7 +204,9 @@ pub(crate) fn encode(v: &str) -> String {
 
 /// `GET /audit/v1/sessie`: the organisation, role and expiry of the caller's token, so that a
 /// user interface can show who is signed in and what they may do. It reads no records.
-async fn sessie(who: Auditor) -> HttpResponse {
+#[utoipa::path(get, path = "/audit/v1/sessie", tag = "audit",
+    responses((status = 200, description = "`{organisatie: {oin, naam, soort}, rol, ziet, uitgever, verloopt}`", body = Object)))]
+pub(crate) async fn sessie(who: Auditor) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "organisatie": {
             "oin": who.organisation.oin,
@@ -204,13 +224,29 @@ async fn sessie(who: Auditor) -> HttpResponse {
 }
 
 /// `GET /audit/v1/verify`: the integrity of the whole log (every instance's chain and
-/// signed checkpoint), for supervisors. It reads every record, so it runs on a thread of its
-/// own, one at a time (another request meanwhile gets 429).
-async fn verify(
+/// signed checkpoint), for supervisors.
+#[utoipa::path(get, path = "/audit/v1/verify", tag = "audit",
+    responses((status = 200, description = "`{intact, records, checkpoints, instances, ongetekend, fout, duur_s}`", body = Object)))]
+pub(crate) async fn verify(
     who: Auditor,
     audit: web::Data<Audit>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
+    let (body, id) = integrity(&audit, &who, &req).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((DISCLOSURE_ID.clone(), id))
+        .json(body))
+}
+
+/// The integrity of the whole log as `GET /audit/v1/verify` answers it, recorded as an audit
+/// query; and that record's id. Supervisors only. It reads every record, so it runs on a
+/// thread of its own, one at a time (another request meanwhile gets 429). The API and the UI
+/// both verify through here.
+pub async fn integrity(
+    audit: &Audit,
+    who: &Auditor,
+    req: &HttpRequest,
+) -> Result<(serde_json::Value, String), Problem> {
     if who.role != Role::Supervisor {
         return Err(Problem::new(ProblemCode::NotPermitted).detail(
             "De integriteit van het hele logboek controleert de toezichthouder (rol supervisor).",
@@ -231,15 +267,14 @@ async fn verify(
     .map_err(unavailable)?;
     let seconds = started.elapsed().as_secs_f64();
     let id = audit
-        .record(&who, &req, "verify", "", report.records, None)
+        .record(who, req, "verify", "", report.records, None)
         .await?;
     let fout = report
         .fault
         .as_ref()
         .map(|f| json!({ "instance": f.instance, "seq": f.seq, "wat": f.what }));
-    Ok(HttpResponse::Ok()
-        .insert_header((DISCLOSURE_ID.clone(), id))
-        .json(json!({
+    Ok((
+        json!({
             "intact": report.fault.is_none(),
             "records": report.records,
             "checkpoints": report.checkpoints,
@@ -247,5 +282,7 @@ async fn verify(
             "ongetekend": report.unsigned_tail,
             "fout": fout,
             "duur_s": seconds,
-        })))
+        }),
+        id,
+    ))
 }

@@ -191,6 +191,19 @@ pub struct RecordView {
 }
 
 impl RecordView {
+    /// Which of the four kinds of record this is (as `Kind::predicate` selects them).
+    pub fn kind(&self) -> Kind {
+        if self.parent_operation_id.is_some() {
+            Kind::Persoon
+        } else if self.refusal_code.is_some() {
+            Kind::Weigering
+        } else if self.processing_activity_id.is_some() {
+            Kind::Verstrekking
+        } else {
+            Kind::Raadpleging
+        }
+    }
+
     pub fn new(r: Row, registry: &Registry) -> RecordView {
         let foreign = (r.foreign_trace_id.is_some() || r.foreign_entity.is_some()).then(|| {
             ForeignOperation {

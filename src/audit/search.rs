@@ -28,20 +28,33 @@ use crate::storage::DbConnection;
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+/// The query parameters of a search; the names are the API's (and the UI form's).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DisclosureQuery {
-    from: Option<String>,
-    to: Option<String>,
-    requester: Option<String>,
-    provider: Option<String>,
-    activity: Option<String>,
-    status: Option<String>,
-    refusal_code: Option<String>,
-    case_reference: Option<String>,
-    kind: Option<String>,
-    cursor: Option<String>,
-    limit: Option<String>,
+    /// From this instant (RFC 3339) or the start of this Dutch day (2026-11-24).
+    pub from: Option<String>,
+    /// Until this instant, or to the end of this Dutch day.
+    pub to: Option<String>,
+    /// The requesting organisation: an OIN or an alias (gemeente-0363, nla).
+    pub requester: Option<String>,
+    /// The providing organisation: an OIN or an alias (rvig).
+    pub provider: Option<String>,
+    /// A processing activity id (rni-adresoverzicht).
+    pub activity: Option<String>,
+    /// OK, ERROR or UNKNOWN.
+    pub status: Option<String>,
+    /// A refusal's problem code (notPermitted, outOfScope, …).
+    pub refusal_code: Option<String>,
+    /// The requester's case reference.
+    pub case_reference: Option<String>,
+    /// verstrekking, persoon, weigering or raadpleging.
+    pub kind: Option<String>,
+    /// The `volgende` of the previous page.
+    pub cursor: Option<String>,
+    /// Records per page, 1–1000 (100).
+    pub limit: Option<String>,
 }
 
 /// What a request filters on, checked. Each value becomes a bound parameter.
@@ -268,15 +281,25 @@ pub fn page(
         .collect())
 }
 
-/// `GET /audit/v1/disclosures`
-pub async fn disclosures(
-    who: Auditor,
-    q: web::Query<DisclosureQuery>,
-    audit: web::Data<Audit>,
-    req: HttpRequest,
-) -> Result<HttpResponse, Problem> {
+/// A page of records, as the audit user may see it, and the id of the audit record of the
+/// query that made it.
+pub struct Page {
+    pub records: Vec<RecordView>,
+    /// The `cursor` of the next page, if there is one.
+    pub volgende: Option<String>,
+    pub id: String,
+}
+
+/// The records `who` asked for with `q` (filter, cursor, limit): checked, read within the
+/// tenant and recorded as an audit query. The API and the UI both search through here.
+pub async fn search(
+    audit: &Audit,
+    who: &Auditor,
+    req: &HttpRequest,
+    q: &DisclosureQuery,
+) -> Result<Page, Problem> {
     let registry = audit.organisations.current().clone();
-    let filter = Filter::parse(&q, &registry)?;
+    let filter = Filter::parse(q, &registry)?;
     let cursor = q
         .cursor
         .as_deref()
@@ -292,7 +315,7 @@ pub async fn disclosures(
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| invalid("limit", "1 tot en met 1000."))?,
     };
-    let tenant = Tenant::of(&who);
+    let tenant = Tenant::of(who);
     let (f, c) = (filter.clone(), cursor.clone());
     let mut rows = audit
         .database
@@ -308,20 +331,30 @@ pub async fn disclosures(
         described.push_str(&format!("&cursor={}", super::encode(&c.to_cursor())));
     }
     let id = audit
-        .record(
-            &who,
-            &req,
-            "disclosures",
-            &described,
-            rows.len() as u64,
-            None,
-        )
+        .record(who, req, "disclosures", &described, rows.len() as u64, None)
         .await?;
-    let records: Vec<RecordView> = rows
+    let records = rows
         .into_iter()
         .map(|r| RecordView::new(r, &registry))
         .collect();
+    Ok(Page {
+        records,
+        volgende,
+        id,
+    })
+}
+
+/// Disclosure-log records of your tenant, newest first, filtered, keyset-paged
+#[utoipa::path(get, path = "/audit/v1/disclosures", tag = "audit", params(DisclosureQuery),
+    responses((status = 200, description = "`{records: [...], volgende: cursor or null}`: records with the Logboek Dataverwerkingen field names (never a BSN)", body = Object)))]
+pub async fn disclosures(
+    who: Auditor,
+    q: web::Query<DisclosureQuery>,
+    audit: web::Data<Audit>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let page = search(&audit, &who, &req, &q).await?;
     Ok(HttpResponse::Ok()
-        .insert_header((DISCLOSURE_ID.clone(), id))
-        .json(json!({ "records": records, "volgende": volgende })))
+        .insert_header((DISCLOSURE_ID.clone(), page.id))
+        .json(json!({ "records": page.records, "volgende": page.volgende })))
 }

@@ -1,5 +1,6 @@
-//! `GET /audit/v1/stats?from=&to=&group_by=activity|requester|day`: how many records the
-//! caller's tenant has in a period, per activity, requesting organisation or Dutch day.
+//! `GET /audit/v1/stats?from=&to=&group_by=activity|requester|day|day-activity`: how many
+//! records the caller's tenant has in a period, per activity, requesting organisation, Dutch
+//! day, or Dutch day and activity (the UI's timeline).
 //!
 //! Every record falls in exactly one of four kinds, so that the kinds add up to `records`:
 //! `verstrekkingen` (a request that disclosed data: the record naming how many persons),
@@ -24,12 +25,16 @@ use super::{invalid, unavailable, Audit};
 use crate::disclosure::refusals::DISCLOSURE_ID;
 use crate::problem::Problem;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
-    from: Option<String>,
-    to: Option<String>,
-    group_by: Option<String>,
+    /// From this instant (RFC 3339) or the start of this Dutch day.
+    pub from: Option<String>,
+    /// Until this instant, or to the end of this Dutch day.
+    pub to: Option<String>,
+    /// activity (default), requester, day or day-activity.
+    pub group_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +42,8 @@ enum GroupBy {
     Activity,
     Requester,
     Day,
+    /// Per Dutch day, and within it per activity.
+    DayActivity,
 }
 
 #[derive(Debug, QueryableByName)]
@@ -94,21 +101,29 @@ fn kinds() -> String {
     )
 }
 
-/// `GET /audit/v1/stats`
-pub async fn stats(
-    who: Auditor,
-    q: web::Query<StatsQuery>,
-    audit: web::Data<Audit>,
-    req: HttpRequest,
-) -> Result<HttpResponse, Problem> {
+/// The counts `who` asked for with `q`, as the API answers them (`van`, `tot`, `group_by`,
+/// `groepen`, `totaal`), recorded as an audit query; and that record's id. The API and the UI
+/// both count through here.
+pub async fn count(
+    audit: &Audit,
+    who: &Auditor,
+    req: &HttpRequest,
+    q: &StatsQuery,
+) -> Result<(serde_json::Value, String), Problem> {
     let (from, to) = period(q.from.as_deref(), q.to.as_deref())?;
     let group_by = match q.group_by.as_deref().unwrap_or("activity") {
         "activity" => GroupBy::Activity,
         "requester" => GroupBy::Requester,
         "day" => GroupBy::Day,
-        _ => return Err(invalid("group_by", "activity, requester of day.")),
+        "day-activity" => GroupBy::DayActivity,
+        _ => {
+            return Err(invalid(
+                "group_by",
+                "activity, requester, day of day-activity.",
+            ))
+        }
     };
-    let tenant = Tenant::of(&who);
+    let tenant = Tenant::of(who);
     let groups: Vec<Group> = audit
         .database
         .run(move |conn| {
@@ -125,6 +140,10 @@ pub async fn stats(
                 GroupBy::Day => (
                     "CAST(NULL AS TEXT) AS sleutel, start_time_ms / 3600000 AS uur",
                     "start_time_ms / 3600000",
+                ),
+                GroupBy::DayActivity => (
+                    "processing_activity_id AS sleutel, start_time_ms / 3600000 AS uur",
+                    "processing_activity_id, start_time_ms / 3600000",
                 ),
             };
             let mut sql = Sql::new(&format!(
@@ -144,49 +163,71 @@ pub async fn stats(
         .await
         .map_err(unavailable)?;
     let registry = audit.registry();
-    let mut by_key: BTreeMap<Option<String>, Counts> = BTreeMap::new();
+    // (group, activity within a day)
+    let mut by_key: BTreeMap<(Option<String>, Option<String>), Counts> = BTreeMap::new();
     let mut totaal = Counts::default();
     for g in &groups {
+        let day = || Some(amsterdam::local(g.uur * HOUR_MS).date().to_string());
         let key = match group_by {
-            GroupBy::Day => Some(amsterdam::local(g.uur * HOUR_MS).date().to_string()),
-            _ => g.sleutel.clone(),
+            GroupBy::Day => (day(), None),
+            GroupBy::DayActivity => (day(), g.sleutel.clone()),
+            _ => (g.sleutel.clone(), None),
         };
         by_key.entry(key).or_default().add(g);
     }
     let groepen: Vec<serde_json::Value> = by_key
         .iter()
-        .map(|(key, counts)| {
+        .map(|((key, activity), counts)| {
             totaal.plus(counts);
-            let naam = match (group_by, key) {
-                (GroupBy::Requester, Some(oin)) => registry.find(oin).map(|o| o.name.clone()),
-                _ => None,
-            };
             let mut v = serde_json::to_value(counts).expect("serialisable");
             v["sleutel"] = json!(key);
-            if group_by == GroupBy::Requester {
-                v["naam"] = json!(naam);
+            match group_by {
+                GroupBy::Requester => {
+                    v["naam"] = json!(key
+                        .as_deref()
+                        .and_then(|oin| registry.find(oin))
+                        .map(|o| o.name.clone()));
+                }
+                GroupBy::DayActivity => v["activiteit"] = json!(activity),
+                _ => {}
             }
             v
         })
         .collect();
+    let group_name = q.group_by.as_deref().unwrap_or("activity");
     let described = format!(
-        "group_by={}{}{}",
-        q.group_by.as_deref().unwrap_or("activity"),
+        "group_by={group_name}{}{}",
         from.map(|f| format!("&from={}", super::encode(&amsterdam::rfc3339(f))))
             .unwrap_or_default(),
         to.map(|t| format!("&to={}", super::encode(&amsterdam::rfc3339(t))))
             .unwrap_or_default(),
     );
     let id = audit
-        .record(&who, &req, "stats", &described, totaal.records as u64, None)
+        .record(who, req, "stats", &described, totaal.records as u64, None)
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((DISCLOSURE_ID.clone(), id))
-        .json(json!({
+    Ok((
+        json!({
             "van": from.map(amsterdam::rfc3339),
             "tot": to.map(amsterdam::rfc3339),
-            "group_by": q.group_by.as_deref().unwrap_or("activity"),
+            "group_by": group_name,
             "groepen": groepen,
             "totaal": totaal,
-        })))
+        }),
+        id,
+    ))
+}
+
+/// Counts of your tenant's records per activity, requester, Dutch day, or day and activity
+#[utoipa::path(get, path = "/audit/v1/stats", tag = "audit", params(StatsQuery),
+    responses((status = 200, description = "`{van, tot, group_by, groepen: [{sleutel, records, verstrekkingen, personen, weigeringen, raadplegingen}], totaal}`", body = Object)))]
+pub async fn stats(
+    who: Auditor,
+    q: web::Query<StatsQuery>,
+    audit: web::Data<Audit>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let (body, id) = count(&audit, &who, &req, &q).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((DISCLOSURE_ID.clone(), id))
+        .json(body))
 }

@@ -355,11 +355,7 @@ fn authenticate(req: &HttpRequest) -> Result<Auditor, Problem> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(missing());
     }
-    let auditor = audit
-        .verifier
-        .verify(token.trim(), &audit.organisations.current())?;
-    tracing::Span::current().record("requester", auditor.organisation.oin.as_str());
-    Ok(auditor)
+    audit.authenticate(token.trim())
 }
 
 #[cfg(test)]
