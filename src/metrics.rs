@@ -15,6 +15,10 @@ pub struct Metrics {
     pub refusals: IntCounterVec,
     /// Client certificates refused during the TLS handshake, by reason.
     pub tls_rejections: IntCounterVec,
+    /// Failed TLS handshakes, by listener and reason (`identity::handshake`).
+    pub tls_handshake_failures: IntCounterVec,
+    /// Connections the HTTP parser refused before any route saw them, by listener and kind.
+    pub http_protocol_errors: IntCounterVec,
     /// Reloads of certificates and registers, by what and outcome.
     pub reloads: IntCounterVec,
     /// Disclosure log: records committed, failed batches, time per batch commit.
@@ -52,6 +56,22 @@ impl Metrics {
             &["reason"],
         )
         .unwrap();
+        let tls_handshake_failures = IntCounterVec::new(
+            Opts::new(
+                "tls_handshake_failures_total",
+                "TLS handshakes that failed, by listener and reason",
+            ),
+            &["listener", "reason"],
+        )
+        .unwrap();
+        let http_protocol_errors = IntCounterVec::new(
+            Opts::new(
+                "http_protocol_errors_total",
+                "Requests refused by the HTTP parser (malformed head, too large, too slow)",
+            ),
+            &["listener", "kind"],
+        )
+        .unwrap();
         let reloads = IntCounterVec::new(
             Opts::new("reloads_total", "Reloads of certificates and registers"),
             &["what", "outcome"],
@@ -86,7 +106,14 @@ impl Metrics {
         registry
             .register(Box::new(disclosure_commit.clone()))
             .unwrap();
-        for c in [&requests, &refusals, &tls_rejections, &reloads] {
+        for c in [
+            &requests,
+            &refusals,
+            &tls_rejections,
+            &tls_handshake_failures,
+            &http_protocol_errors,
+            &reloads,
+        ] {
             registry.register(Box::new(c.clone())).unwrap();
         }
         registry
@@ -98,6 +125,8 @@ impl Metrics {
             request_duration,
             refusals,
             tls_rejections,
+            tls_handshake_failures,
+            http_protocol_errors,
             reloads,
             disclosure_records,
             disclosure_failures,

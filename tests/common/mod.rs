@@ -2,6 +2,7 @@
 //! file or a new PostgreSQL database), ephemeral ports, real TLS.
 #![allow(dead_code)] // each test binary uses its own part of this
 
+pub mod raw;
 pub mod routes;
 
 /// Runs `async fn NAME(backend: Backend)` as two tests, `NAME::on_sqlite` and
