@@ -17,8 +17,6 @@ pub struct Metrics {
     pub tls_rejections: IntCounterVec,
     /// Failed TLS handshakes, by listener and reason (`identity::handshake`).
     pub tls_handshake_failures: IntCounterVec,
-    /// Connections the HTTP parser refused before any route saw them, by listener and kind.
-    pub http_protocol_errors: IntCounterVec,
     /// Reloads of certificates and registers, by what and outcome.
     pub reloads: IntCounterVec,
     /// Disclosure log: records committed, failed batches, time per batch commit.
@@ -64,14 +62,6 @@ impl Metrics {
             &["listener", "reason"],
         )
         .unwrap();
-        let http_protocol_errors = IntCounterVec::new(
-            Opts::new(
-                "http_protocol_errors_total",
-                "Requests refused by the HTTP parser (malformed head, too large, too slow)",
-            ),
-            &["listener", "kind"],
-        )
-        .unwrap();
         let reloads = IntCounterVec::new(
             Opts::new("reloads_total", "Reloads of certificates and registers"),
             &["what", "outcome"],
@@ -111,7 +101,6 @@ impl Metrics {
             &refusals,
             &tls_rejections,
             &tls_handshake_failures,
-            &http_protocol_errors,
             &reloads,
         ] {
             registry.register(Box::new(c.clone())).unwrap();
@@ -126,7 +115,6 @@ impl Metrics {
             refusals,
             tls_rejections,
             tls_handshake_failures,
-            http_protocol_errors,
             reloads,
             disclosure_records,
             disclosure_failures,

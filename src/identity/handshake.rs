@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::{fmt, io};
 
-use actix_http::error::{DispatchError, ParseError};
 use actix_http::{HttpService, Protocol, Request, Response};
 use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
@@ -102,10 +101,13 @@ where
                 http = http.on_connect_ext(f);
             }
             let app = app().into_factory().map_err(|e| e.into().error_response());
-            let counted = metrics.clone();
+            // A head the HTTP parser cannot frame (conflicting or double Content-Length,
+            // Transfer-Encoding beside it, bytes not allowed in a header, too many or too
+            // large headers) is answered by actix-http itself, 400 or 431 without a body,
+            // and the connection closed: no route sees it.
             let http = http
                 .finish(map_config(app, |_| AppConfig::default()))
-                .map_err(move |e| refused_by_the_parser(&counted, name, &e));
+                .map_err(|_| ());
             acceptor
                 .clone()
                 .map_init_err(|_| ())
@@ -129,31 +131,6 @@ fn failed(metrics: &Metrics, listener: &'static str, e: &TlsError<io::Error, Inf
         .with_label_values(&[listener, reason])
         .inc();
     tracing::info!(listener, reason, "TLS handshake refused");
-}
-
-/// Counts and logs a connection the HTTP layer ended before the app saw its request: a head
-/// that does not parse (conflicting or double `Content-Length`, `Transfer-Encoding` with it,
-/// bytes not allowed in a header, too many or too large headers), or a client too slow to
-/// send it. actix-http answers these itself (400 or 431 without a body, then closes), so no
-/// route and no data is reached.
-fn refused_by_the_parser(metrics: &Metrics, listener: &'static str, e: &DispatchError) {
-    let kind = match e {
-        DispatchError::Parse(ParseError::TooLarge) => "head-too-large",
-        DispatchError::Parse(ParseError::Header) => "header",
-        DispatchError::Parse(ParseError::Method) => "method",
-        DispatchError::Parse(ParseError::Uri(_)) => "uri",
-        DispatchError::Parse(ParseError::Version) => "version",
-        DispatchError::Parse(_) => "malformed",
-        DispatchError::SlowRequestTimeout => "slow-request",
-        DispatchError::H2(_) => "h2",
-        // A client that went away, a body cut short: not a refusal.
-        _ => return,
-    };
-    metrics
-        .http_protocol_errors
-        .with_label_values(&[listener, kind])
-        .inc();
-    tracing::info!(listener, kind, "request refused by the HTTP parser");
 }
 
 /// The reason label of a failed handshake.
