@@ -68,12 +68,7 @@ async fn app(backend: Backend) -> TestApp {
     logs();
     spawn_app_with(backend, |settings| {
         settings.datasets.seed_persons = 300;
-        let register = settings.policies.dir.join("verwerkingsactiviteiten.toml");
-        let text = std::fs::read_to_string(&register).unwrap();
-        let lifted = regex::Regex::new(r"rate_limit_per_minute = \d+")
-            .unwrap()
-            .replace_all(&text, "rate_limit_per_minute = 1000000");
-        std::fs::write(&register, lifted.as_ref()).unwrap();
+        common::lift_rate_limits(settings);
     })
     .await
 }

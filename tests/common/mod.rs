@@ -136,6 +136,17 @@ pub fn test_settings(dir: &Path, database_url: &str) -> Settings {
     s
 }
 
+/// Lifts every activity's rate limit in this gateway's copy of the register, for tests that
+/// send many requests and must meet the rule under test, not `tooManyRequests`.
+pub fn lift_rate_limits(settings: &Settings) {
+    let register = settings.policies.dir.join("verwerkingsactiviteiten.toml");
+    let text = std::fs::read_to_string(&register).unwrap();
+    let lifted = regex::Regex::new(r"rate_limit_per_minute = \d+")
+        .unwrap()
+        .replace_all(&text, "rate_limit_per_minute = 1000000");
+    std::fs::write(&register, lifted.as_ref()).unwrap();
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
