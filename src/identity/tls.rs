@@ -126,12 +126,16 @@ fn load_material(s: &TlsSettings, provider: &Arc<CryptoProvider>) -> anyhow::Res
     })?;
 
     let chain = read_certs(&s.server_cert)?;
-    let key = PrivateKeyDer::from_pem_file(&s.server_key).with_context(|| {
-        format!(
-            "tls.server_key: cannot read a private key from {}",
-            s.server_key.display()
-        )
-    })?;
+    let key = crate::disclosure::keys::read_private(&s.server_key)
+        .context("tls.server_key")
+        .and_then(|pem| {
+            PrivateKeyDer::from_pem_slice(pem.as_bytes()).with_context(|| {
+                format!(
+                    "tls.server_key: cannot read a private key from {}",
+                    s.server_key.display()
+                )
+            })
+        })?;
     let signing = provider
         .key_provider
         .load_private_key(key)
