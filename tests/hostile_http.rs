@@ -412,7 +412,8 @@ fn body_routes(
 fn invalid_utf8(body: &Value) -> Vec<u8> {
     let text = body.to_string();
     let at = text.find("\":\"").expect("a string member") + 3;
-    [text[..at].as_bytes(), &[0xff, 0xfe], text[at..].as_bytes()].concat()
+    let bytes = text.as_bytes();
+    [&bytes[..at], &[0xff, 0xfe], &bytes[at..]].concat()
 }
 
 /// `body` with one member repeated (at the top and inside the first nested object).
