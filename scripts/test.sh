@@ -23,6 +23,7 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+scripts/ci/deny.sh
 echo "== cargo test (SQLite and PostgreSQL)"
 log=$(mktemp)
 set +e

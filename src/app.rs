@@ -17,6 +17,7 @@
 //!
 //! audit (TLS without client certificates, people with a browser):
 //!   → telemetry::request_context                    request id, traceparent, metrics, problem+json
+//!   → limits::body_limit                            413 before the body is read
 //!   → no-store / nosniff headers
 //!   → route, taking audit::token::Auditor           bearer JWT: issuer, signature, exp/nbf, aud,
 //!                                                   registered OIN, role (else 401/403); the
@@ -122,6 +123,7 @@ pub fn audit_app(
 > {
     common(state, "audit")
         .app_data(web::Data::from(state.audit.clone()))
+        .app_data(web::Data::new(BodyLimit(state.body_limit)))
         .app_data(web::PayloadConfig::new(state.body_limit))
         .app_data(problem::extractors::json_config(state.body_limit))
         .app_data(problem::extractors::query_config())
@@ -131,6 +133,7 @@ pub fn audit_app(
                 .add(("x-content-type-options", "nosniff"))
                 .add(("referrer-policy", "no-referrer")),
         )
+        .wrap(from_fn(limits::body_limit))
         .wrap(from_fn(telemetry::request_context))
         .configure(crate::audit::routes)
         .default_service(web::to(problem::not_found))

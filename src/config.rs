@@ -67,13 +67,26 @@ pub struct ServerSettings {
     pub max_connections: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     /// `sqlite://path/to/file.db` or `postgres://user@host:port/db`.
     pub url: String,
     pub pool_size: u32,
     pub connect_timeout_ms: u64,
+}
+
+/// The URL can hold a password: `Debug` shows it redacted.
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = crate::storage::DatabaseUrl::parse(&self.url)
+            .map_or_else(|_| "(invalid)".to_owned(), |u| u.redacted());
+        f.debug_struct("DatabaseSettings")
+            .field("url", &url)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -13,6 +13,7 @@ pub mod disclosure;
 pub mod domain;
 pub mod exchanges;
 pub mod identity;
+pub mod json;
 pub mod limits;
 pub mod metrics;
 pub mod minimise;

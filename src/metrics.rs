@@ -15,6 +15,8 @@ pub struct Metrics {
     pub refusals: IntCounterVec,
     /// Client certificates refused during the TLS handshake, by reason.
     pub tls_rejections: IntCounterVec,
+    /// Failed TLS handshakes, by listener and reason (`identity::handshake`).
+    pub tls_handshake_failures: IntCounterVec,
     /// Reloads of certificates and registers, by what and outcome.
     pub reloads: IntCounterVec,
     /// Disclosure log: records committed, failed batches, time per batch commit.
@@ -52,6 +54,14 @@ impl Metrics {
             &["reason"],
         )
         .unwrap();
+        let tls_handshake_failures = IntCounterVec::new(
+            Opts::new(
+                "tls_handshake_failures_total",
+                "TLS handshakes that failed, by listener and reason",
+            ),
+            &["listener", "reason"],
+        )
+        .unwrap();
         let reloads = IntCounterVec::new(
             Opts::new("reloads_total", "Reloads of certificates and registers"),
             &["what", "outcome"],
@@ -86,7 +96,13 @@ impl Metrics {
         registry
             .register(Box::new(disclosure_commit.clone()))
             .unwrap();
-        for c in [&requests, &refusals, &tls_rejections, &reloads] {
+        for c in [
+            &requests,
+            &refusals,
+            &tls_rejections,
+            &tls_handshake_failures,
+            &reloads,
+        ] {
             registry.register(Box::new(c.clone())).unwrap();
         }
         registry
@@ -98,6 +114,7 @@ impl Metrics {
             request_duration,
             refusals,
             tls_rejections,
+            tls_handshake_failures,
             reloads,
             disclosure_records,
             disclosure_failures,

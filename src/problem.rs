@@ -357,6 +357,8 @@ pub mod extractors {
             format!("unknown field `{field}`")
         } else if message.starts_with("unknown field") {
             "an unknown field".to_owned()
+        } else if message.starts_with("duplicate field") && plain {
+            format!("duplicate field `{field}`")
         } else {
             "een waarde heeft een ongeldig type of formaat".to_owned()
         }

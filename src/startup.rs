@@ -178,28 +178,34 @@ impl Application {
             ops_l.local_addr()?,
         );
 
+        let listener = |name, socket, tls, on_connect| identity::handshake::TlsListener {
+            name,
+            socket,
+            tls,
+            workers,
+            handshake_timeout: Duration::from_millis(s.tls_handshake_timeout_ms),
+            client_request_timeout: Duration::from_millis(s.client_request_timeout_ms),
+            keep_alive: Duration::from_secs(s.keep_alive_s),
+            max_connections: s.max_connections,
+            shutdown_timeout_s: s.shutdown_timeout_s,
+            on_connect,
+            metrics: metrics.clone(),
+        };
         let st = state.clone();
-        let data = HttpServer::new(move || app::data_app(&st))
-            .on_connect(identity::peer::on_connect)
-            .workers(workers)
-            .client_request_timeout(Duration::from_millis(s.client_request_timeout_ms))
-            .tls_handshake_timeout(Duration::from_millis(s.tls_handshake_timeout_ms))
-            .keep_alive(Duration::from_secs(s.keep_alive_s))
-            .max_connections(s.max_connections)
-            .shutdown_timeout(s.shutdown_timeout_s)
-            .disable_signals()
-            .listen_rustls_0_23(data_l, tls.mtls_server_config())?
-            .run();
+        let data = identity::handshake::serve(
+            listener(
+                "data",
+                data_l,
+                tls.mtls_server_config(),
+                Some(identity::peer::on_connect),
+            ),
+            move || app::data_app(&st),
+        )?;
         let st = state.clone();
-        let audit = HttpServer::new(move || app::audit_app(&st))
-            .workers(workers)
-            .client_request_timeout(Duration::from_millis(s.client_request_timeout_ms))
-            .tls_handshake_timeout(Duration::from_millis(s.tls_handshake_timeout_ms))
-            .keep_alive(Duration::from_secs(s.keep_alive_s))
-            .shutdown_timeout(s.shutdown_timeout_s)
-            .disable_signals()
-            .listen_rustls_0_23(audit_l, tls.server_only_config())?
-            .run();
+        let audit = identity::handshake::serve(
+            listener("audit", audit_l, tls.server_only_config(), None),
+            move || app::audit_app(&st),
+        )?;
         let st = state.clone();
         let ops = HttpServer::new(move || app::ops_app(&st))
             .workers(1)

@@ -18,8 +18,9 @@ pub fn client_config(ca: &Path, cert: &Path, key: &Path) -> anyhow::Result<rustl
     let chain = CertificateDer::pem_file_iter(cert)
         .with_context(|| format!("reading {}", cert.display()))?
         .collect::<Result<Vec<_>, _>>()?;
-    let key =
-        PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
+    let pem = crate::disclosure::keys::read_private(key)?;
+    let key = PrivateKeyDer::from_pem_slice(pem.as_bytes())
+        .with_context(|| format!("reading {}", key.display()))?;
     Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -2,6 +2,7 @@
 //! resolved to a registered organisation.
 //!
 //! - `tls`: the rustls server configuration, with certificates and CRLs that reload in place.
+//! - `handshake`: the TLS listeners, every failed handshake counted by reason.
 //! - `peer`: reading the OIN from the certificate, once per connection.
 //! - `require`: the middleware that admits a request only for a registered organisation, and
 //!   the `Requester` extractor handlers use.
@@ -9,6 +10,7 @@
 //!   tests, the load generator).
 
 pub mod client;
+pub mod handshake;
 pub mod peer;
 pub mod require;
 pub mod tls;

@@ -1,5 +1,3 @@
-use std::any::Any;
-
 use actix_web::dev::Extensions;
 use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::*;
@@ -19,16 +17,12 @@ pub enum ClientIdentity {
     Anonymous,
 }
 
-/// `HttpServer::on_connect` callback: reads the client certificate of a rustls connection and
-/// stores the `ClientIdentity` in the connection's extensions.
-pub fn on_connect(conn: &dyn Any, ext: &mut Extensions) {
-    type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
-    let identity = match conn.downcast_ref::<Tls>() {
-        Some(tls) => match tls.get_ref().1.peer_certificates() {
-            Some([leaf, ..]) => from_certificate(leaf),
-            _ => ClientIdentity::Anonymous,
-        },
-        None => ClientIdentity::Anonymous,
+/// `on_connect` callback of the data listener: reads the client certificate of the connection
+/// and stores the `ClientIdentity` in the connection's extensions.
+pub fn on_connect(conn: &super::handshake::Connection, ext: &mut Extensions) {
+    let identity = match conn.get_ref().1.peer_certificates() {
+        Some([leaf, ..]) => from_certificate(leaf),
+        _ => ClientIdentity::Anonymous,
     };
     ext.insert(identity);
 }

@@ -126,12 +126,16 @@ fn load_material(s: &TlsSettings, provider: &Arc<CryptoProvider>) -> anyhow::Res
     })?;
 
     let chain = read_certs(&s.server_cert)?;
-    let key = PrivateKeyDer::from_pem_file(&s.server_key).with_context(|| {
-        format!(
-            "tls.server_key: cannot read a private key from {}",
-            s.server_key.display()
-        )
-    })?;
+    let key = crate::disclosure::keys::read_private(&s.server_key)
+        .context("tls.server_key")
+        .and_then(|pem| {
+            PrivateKeyDer::from_pem_slice(pem.as_bytes()).with_context(|| {
+                format!(
+                    "tls.server_key: cannot read a private key from {}",
+                    s.server_key.display()
+                )
+            })
+        })?;
     let signing = provider
         .key_provider
         .load_private_key(key)
@@ -184,12 +188,13 @@ impl ClientCertVerifier for ReloadingVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let result =
-            self.0
-                .current
-                .load()
-                .verifier
-                .verify_client_cert(end_entity, intermediates, now);
+        let result = self
+            .0
+            .current
+            .load()
+            .verifier
+            .verify_client_cert(end_entity, intermediates, now)
+            .and_then(|verified| client_usage(end_entity).map(|()| verified));
         if let Err(e) = &result {
             let reason = rejection_reason(e);
             self.0
@@ -230,6 +235,25 @@ impl ClientCertVerifier for ReloadingVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.current.load().verifier.supported_verify_schemes()
+    }
+}
+
+/// What webpki leaves open: a certificate without extended key usage counts for it as valid
+/// for any purpose, and the key usage of an end entity is not looked at. A client certificate
+/// here must say it is one (extended key usage clientAuth, as PKIoverheid's are) and, when it
+/// limits its key's use, allow signatures (the handshake's CertificateVerify is one).
+fn client_usage(cert: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let wrong = || rustls::Error::InvalidCertificate(CertificateError::InvalidPurpose);
+    let (_, cert) = X509Certificate::from_der(cert.as_ref()).map_err(|_| wrong())?;
+    match cert.extended_key_usage() {
+        Ok(Some(eku)) if eku.value.client_auth => {}
+        _ => return Err(wrong()),
+    }
+    match cert.key_usage() {
+        Ok(None) => Ok(()),
+        Ok(Some(ku)) if ku.value.digital_signature() => Ok(()),
+        _ => Err(wrong()),
     }
 }
 

@@ -156,9 +156,17 @@ fn authorise<E: Exchange>(req: &HttpRequest) -> Result<Doelbinding<E>, Problem> 
     })
 }
 
-/// A header's value, trimmed; `None` when absent or empty; 400 when not visible ASCII.
+/// A header's value, trimmed; `None` when absent or empty; 400 when not visible ASCII, or
+/// when it is sent more than once (which one would count is a guess an attacker could exploit
+/// between two parsers).
 fn header(req: &HttpRequest, name: &str) -> Result<Option<String>, Problem> {
-    match req.headers().get(name) {
+    let mut values = req.headers().get_all(name);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Problem::new(ProblemCode::ParamsValidation)
+            .detail(format!("De header {name} mag maar één keer voorkomen.")));
+    }
+    match first {
         None => Ok(None),
         Some(v) => {
             let v = v.to_str().map_err(|_| {

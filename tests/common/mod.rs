@@ -2,6 +2,7 @@
 //! file or a new PostgreSQL database), ephemeral ports, real TLS.
 #![allow(dead_code)] // each test binary uses its own part of this
 
+pub mod raw;
 pub mod routes;
 
 /// Runs `async fn NAME(backend: Backend)` as two tests, `NAME::on_sqlite` and
@@ -133,6 +134,17 @@ pub fn test_settings(dir: &Path, database_url: &str) -> Settings {
     s.datasets.seed_persons = 0;
     s.disclosure.checkpoint_every_ms = 200;
     s
+}
+
+/// Lifts every activity's rate limit in this gateway's copy of the register, for tests that
+/// send many requests and must meet the rule under test, not `tooManyRequests`.
+pub fn lift_rate_limits(settings: &Settings) {
+    let register = settings.policies.dir.join("verwerkingsactiviteiten.toml");
+    let text = std::fs::read_to_string(&register).unwrap();
+    let lifted = regex::Regex::new(r"rate_limit_per_minute = \d+")
+        .unwrap()
+        .replace_all(&text, "rate_limit_per_minute = 1000000");
+    std::fs::write(&register, lifted.as_ref()).unwrap();
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

@@ -264,9 +264,10 @@ impl Zoekvraag {
     /// Parses and validates a request body; every fault in one problem.
     /// `persoon` is the dataset's catalogue of `Persoon` paths (policies/datasets/rni-personen.toml).
     pub fn parse(bytes: &[u8], persoon: &FieldSet) -> Result<Zoekvraag, Problem> {
-        let body: Value = serde_json::from_slice(bytes).map_err(|_| {
-            Problem::new(ProblemCode::ParamsValidation)
-                .detail("De body is geen geldig JSON-object.")
+        let body: Value = crate::json::from_slice(bytes).map_err(|_| {
+            Problem::new(ProblemCode::ParamsValidation).detail(
+                "De body is geen geldig JSON-object (elke naam hoogstens één keer per object).",
+            )
         })?;
         let Value::Object(body) = body else {
             return Err(Problem::new(ProblemCode::ParamsValidation)
