@@ -21,6 +21,11 @@ pub struct Metrics {
     pub disclosure_records: prometheus::IntCounter,
     pub disclosure_failures: prometheus::IntCounter,
     pub disclosure_commit: prometheus::Histogram,
+    /// Calls to upstream providers by dataset and outcome (`ok`, `refused`, `error`,
+    /// `timeout`, `circuit_open`: answered 503 without calling), and whether each circuit is
+    /// open now (1) or closed (0).
+    pub upstream_requests: IntCounterVec,
+    pub upstream_circuit_open: prometheus::IntGaugeVec,
 }
 
 impl Metrics {
@@ -77,6 +82,25 @@ impl Metrics {
             ]),
         )
         .unwrap();
+        let upstream_requests = IntCounterVec::new(
+            Opts::new(
+                "upstream_requests_total",
+                "Calls to upstream providers, by dataset and outcome",
+            ),
+            &["dataset", "outcome"],
+        )
+        .unwrap();
+        let upstream_circuit_open = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "upstream_circuit_open",
+                "1 while the circuit breaker of an upstream provider is open",
+            ),
+            &["dataset"],
+        )
+        .unwrap();
+        registry
+            .register(Box::new(upstream_circuit_open.clone()))
+            .unwrap();
         registry
             .register(Box::new(disclosure_records.clone()))
             .unwrap();
@@ -86,7 +110,13 @@ impl Metrics {
         registry
             .register(Box::new(disclosure_commit.clone()))
             .unwrap();
-        for c in [&requests, &refusals, &tls_rejections, &reloads] {
+        for c in [
+            &requests,
+            &refusals,
+            &tls_rejections,
+            &reloads,
+            &upstream_requests,
+        ] {
             registry.register(Box::new(c.clone())).unwrap();
         }
         registry
@@ -102,6 +132,8 @@ impl Metrics {
             disclosure_records,
             disclosure_failures,
             disclosure_commit,
+            upstream_requests,
+            upstream_circuit_open,
         }
     }
 
