@@ -86,7 +86,11 @@ fn parse_args() -> Args {
             }
             "--paths" => a.paths = lines(&value()),
             "--method" => a.method = Some(value().to_uppercase()),
-            "--rate" => a.rate = value().parse().expect("--rate R (requests/s per connection)"),
+            "--rate" => {
+                a.rate = value()
+                    .parse()
+                    .expect("--rate R (requests/s per connection)")
+            }
             "--expect" => {
                 a.expect = value()
                     .split(',')

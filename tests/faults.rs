@@ -224,7 +224,10 @@ async fn nothing_released_without_its_record(app: TestApp, answers: &[Answer]) {
             .count()
             .get_result(&mut *conn)
             .unwrap();
-        assert_eq!(found, 1, "the disclosure {id} was answered without its record");
+        assert_eq!(
+            found, 1,
+            "the disclosure {id} was answered without its record"
+        );
         ids += 1;
     }
     drop(conn);
@@ -232,7 +235,10 @@ async fn nothing_released_without_its_record(app: TestApp, answers: &[Answer]) {
         .args(["log", "verify"])
         .current_dir(&dir)
         .env("DOELPOORT_DATABASE_URL", &settings.database.url)
-        .env("DOELPOORT_DISCLOSURE_KEYS_DIR", &settings.disclosure.keys_dir)
+        .env(
+            "DOELPOORT_DISCLOSURE_KEYS_DIR",
+            &settings.disclosure.keys_dir,
+        )
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -299,7 +305,9 @@ impl PrivatePostgres {
             });
         let dir = tempfile::tempdir().unwrap();
         if is_root() {
-            run(Command::new("chown").arg("postgres:postgres").arg(dir.path()));
+            run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(dir.path()));
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -307,11 +315,15 @@ impl PrivatePostgres {
             .unwrap()
             .port();
         let pg = PrivatePostgres { bin, dir, port };
-        run(pg
-            .command("initdb")
-            .arg("-D")
-            .arg(pg.data())
-            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]));
+        run(pg.command("initdb").arg("-D").arg(pg.data()).args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]));
         pg.pg_ctl("start");
         pg
     }
@@ -391,18 +403,18 @@ async fn postgres_restarted_under_load() {
     let answers = load.finish().await;
     assert_eq!(reqwest::get(&ready).await.unwrap().status(), 200);
 
-    let (before, refused_before) = tally(&answers, answers[0].at - Duration::from_secs(1), stopping);
+    let (before, refused_before) =
+        tally(&answers, answers[0].at - Duration::from_secs(1), stopping);
     assert!(
-        before > 20 && refused_before == 0,
+        before > 10 && refused_before == 0,
         "before the outage: {before} disclosed, {refused_before} refused"
     );
     // (An answer to a request committed just before the stop may arrive just after it.)
     let (during, refused) = tally(&answers, stopped + Duration::from_millis(200), starting);
     assert_eq!(during, 0, "disclosures while the database was down");
     assert!(refused > 0, "no request was answered during the outage");
-    let recovered = recovered.unwrap_or_else(|| {
-        panic!("no disclosure within {RECOVERY:?} of the database's return")
-    });
+    let recovered = recovered
+        .unwrap_or_else(|| panic!("no disclosure within {RECOVERY:?} of the database's return"));
     let (_, late) = tally(&answers, end - Duration::from_secs(1), end);
     assert_eq!(late, 0, "still failing a while after the recovery");
     println!(
@@ -441,6 +453,20 @@ impl SmallDisk {
         self.dir.path()
     }
 
+    /// The files on the disk and their sizes.
+    fn usage(&self) -> Vec<(String, u64)> {
+        std::fs::read_dir(self.path())
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into(),
+                    e.metadata().unwrap().len(),
+                )
+            })
+            .collect()
+    }
+
     /// Writes a file until the disk is full; returns its path.
     fn fill(&self) -> PathBuf {
         use std::io::Write;
@@ -462,17 +488,22 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_disk_full_under_load() {
-    let disk = SmallDisk::mount(8);
+    // Room enough that, once freed, the disk does not fill up again within the test: under
+    // steady load SQLite's WAL is rarely reset and grows by whole pages (~3 MB/s here).
+    let disk = SmallDisk::mount(64);
     let db_file = disk.path().join("doelpoort.db");
     let (app, bsns) = gateway(format!("sqlite://{}", db_file.display())).await;
     let load = Load::start(&app, bsns, 4);
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
 
     let filling = Instant::now();
     let filler = disk.fill();
@@ -492,12 +523,20 @@ async fn sqlite_disk_full_under_load() {
 
     let (before, _) = tally(&answers, answers[0].at - Duration::from_secs(1), filling);
     let (during_ok, during_refused) = tally(&answers, filling, freeing);
-    assert!(before > 20, "too little load before the disk filled: {before}");
+    assert!(
+        before > 10,
+        "too little load before the disk filled: {before}"
+    );
     assert!(during_refused > 0);
     let recovered = recovered
         .unwrap_or_else(|| panic!("no disclosure within {RECOVERY:?} of freeing the disk"));
     let (_, late) = tally(&answers, end - Duration::from_secs(1), end);
-    assert_eq!(late, 0, "still failing a while after the disk was freed");
+    assert_eq!(
+        late,
+        0,
+        "still failing a while after the disk was freed; on the disk: {:?}",
+        disk.usage()
+    );
     println!(
         "disk full: {before} disclosed before; while full {during_ok} disclosed (in space SQLite \
          already had) and {during_refused} × 503; first disclosure {:.0} ms after freeing",

@@ -283,12 +283,17 @@ async fn slow_then_down_provider_opens_the_circuit_and_it_closes_after_recovery(
     upstream.breaker_open_ms = 1_000;
     let gateway = broker(upstream).await;
     let circuit = r#"doelpoort_upstream_circuit_open{dataset="rni-personen"}"#;
-    let calls =
-        |o: &str| format!(r#"doelpoort_upstream_requests_total{{dataset="rni-personen",outcome="{o}"}}"#);
+    let calls = |o: &str| {
+        format!(r#"doelpoort_upstream_requests_total{{dataset="rni-personen",outcome="{o}"}}"#)
+    };
     // A refusal for the outage: problem+json, no person, no disclosure.
     let refused = |(status, body, id, took): (u16, Value, Option<String>, Duration),
                    want: (u16, &str)| {
-        assert_eq!((status, body["code"].as_str()), (want.0, Some(want.1)), "{body}");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (want.0, Some(want.1)),
+            "{body}"
+        );
         assert!(
             body.get("personen").is_none() && id.is_none(),
             "no data, no disclosure: {body}"
@@ -306,7 +311,10 @@ async fn slow_then_down_provider_opens_the_circuit_and_it_closes_after_recovery(
         ask(&gateway, "uwv", &bsn, &["naam"]).await,
         (504, "gatewayTimeout"),
     );
-    assert!(took < Duration::from_millis(1_000), "bounded by the timeout ({took:?})");
+    assert!(
+        took < Duration::from_millis(1_000),
+        "bounded by the timeout ({took:?})"
+    );
     assert_eq!(gateway.metric(&calls("timeout")).await, 1.0);
 
     // Down: 503; the third failure in a row opens the circuit.
@@ -323,8 +331,15 @@ async fn slow_then_down_provider_opens_the_circuit_and_it_closes_after_recovery(
         ask(&gateway, "uwv", &bsn, &["naam"]).await,
         (503, "notAvailable"),
     );
-    assert!(took < Duration::from_millis(150), "the open circuit answers at once ({took:?})");
-    assert_eq!(proxy.accepted(), called, "the open circuit does not call the provider");
+    assert!(
+        took < Duration::from_millis(150),
+        "the open circuit answers at once ({took:?})"
+    );
+    assert_eq!(
+        proxy.accepted(),
+        called,
+        "the open circuit does not call the provider"
+    );
     assert_eq!(gateway.metric(&calls("circuit_open")).await, 1.0);
 
     // Back: once breaker_open_ms has passed, one request tries, succeeds, and closes it.
