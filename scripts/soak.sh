@@ -259,6 +259,8 @@ if above "$REFUSED_MIN_PCT" "$refused_pct" || above "$refused_pct" "$REFUSED_MAX
   echo "soak: FAIL: $refused_pct% refused, meant $REFUSED_MIN_PCT–$REFUSED_MAX_PCT%" >&2; failures=$(( failures + 1 ))
 fi
 if [ "$failures" -gt 0 ]; then
+  echo "soak: the gateway's first and last errors (serve.log; KEEP=1 keeps $WORK):" >&2
+  { grep -iE 'error' serve.log | head -5; echo ...; grep -iE 'error' serve.log | tail -5; } | cut -c1-600 >&2
   echo "soak: FAILED ($failures)" >&2
   exit 1
 fi
