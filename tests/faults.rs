@@ -286,10 +286,16 @@ struct PrivatePostgres {
     bin: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
+    data: PathBuf,
 }
 
 impl PrivatePostgres {
     fn start() -> PrivatePostgres {
+        PrivatePostgres::start_with_data(None)
+    }
+
+    /// With the cluster's files in `data` (e.g. on a small disk) instead of the folder.
+    fn start_with_data(data: Option<PathBuf>) -> PrivatePostgres {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .into_iter()
@@ -314,7 +320,17 @@ impl PrivatePostgres {
             .local_addr()
             .unwrap()
             .port();
-        let pg = PrivatePostgres { bin, dir, port };
+        let data = data.unwrap_or_else(|| dir.path().join("data"));
+        if is_root() {
+            std::fs::create_dir_all(&data).unwrap();
+            run(Command::new("chown").arg("postgres:postgres").arg(&data));
+        }
+        let pg = PrivatePostgres {
+            bin,
+            dir,
+            port,
+            data,
+        };
         run(pg.command("initdb").arg("-D").arg(pg.data()).args([
             "-A",
             "trust",
@@ -341,7 +357,7 @@ impl PrivatePostgres {
     }
 
     fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data.clone()
     }
 
     /// `pg_ctl start|stop` (stop: `-m fast`, as an operator's restart does), waiting for it.
@@ -495,14 +511,9 @@ impl Drop for SmallDisk {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_disk_full_under_load() {
-    // Room enough that, once freed, the disk does not fill up again within the test: under
-    // steady load SQLite's WAL is rarely reset and grows by whole pages (~3 MB/s here).
-    let disk = SmallDisk::mount(64);
-    let db_file = disk.path().join("doelpoort.db");
-    let (app, bsns) = gateway(format!("sqlite://{}", db_file.display())).await;
-    let load = Load::start(&app, bsns, 4);
+/// Fills `disk` under load, waits, frees it: the answers, after the checks of the phases.
+async fn fill_and_free(app: &TestApp, disk: &SmallDisk, bsns: Vec<String>) -> Vec<Answer> {
+    let load = Load::start(app, bsns, 4);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
 
     let filling = Instant::now();
@@ -538,10 +549,21 @@ async fn sqlite_disk_full_under_load() {
         disk.usage()
     );
     println!(
-        "disk full: {before} disclosed before; while full {during_ok} disclosed (in space SQLite \
-         already had) and {during_refused} × 503; first disclosure {:.0} ms after freeing",
+        "disk full: {before} disclosed before; while full {during_ok} disclosed (in space the \
+         database already had) and {during_refused} × 503; first disclosure {:.0} ms after freeing",
         (recovered - freeing).as_secs_f64() * 1000.0
     );
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_disk_full_under_load() {
+    // Room enough that, once freed, the disk does not fill up again within the test: under
+    // steady load SQLite's WAL is rarely reset and grows by whole pages (~3 MB/s here).
+    let disk = SmallDisk::mount(64);
+    let db_file = disk.path().join("doelpoort.db");
+    let (app, bsns) = gateway(format!("sqlite://{}", db_file.display())).await;
+    let answers = fill_and_free(&app, &disk, bsns).await;
     let url = app.settings.database.url.clone();
     nothing_released_without_its_record(app, &answers).await;
 
@@ -557,4 +579,16 @@ async fn sqlite_disk_full_under_load() {
         .unwrap();
     let check: Vec<&str> = check.iter().map(|c| c.integrity_check.as_str()).collect();
     assert_eq!(check, ["ok"], "{url}");
+}
+
+/// The PostgreSQL server's disk full (as in the 30-minute soak, when the shared disk filled up):
+/// its files on a small tmpfs, filled under load and freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_disk_full_under_load() {
+    let disk = SmallDisk::mount(160);
+    let pg = PrivatePostgres::start_with_data(Some(disk.path().join("pg")));
+    let (app, bsns) = gateway(pg.url()).await;
+    let answers = fill_and_free(&app, &disk, bsns).await;
+    nothing_released_without_its_record(app, &answers).await;
+    drop(pg);
 }
