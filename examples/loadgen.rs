@@ -11,7 +11,13 @@
 //!   cargo run --release --example loadgen -- --client nla --path /haalcentraal/api/brp/personen \
 //!       --header 'X-Processing-Activity: rni-raadplegen' --bodies raadplegingen.ndjson
 //!
-//! `--paths FILE` GETs the paths of FILE in turn in the same way.
+//! `--paths FILE` GETs the paths of FILE in turn in the same way; with `--bodies` too, line i
+//! of one goes with line i of the other (e.g. `--method PUT` updates of many persons).
+//!
+//! For steady load instead of as much as possible (the soak, scripts/soak.sh): `--rate R`
+//! sends at most R requests per second per connection, and `--expect 200,403` names the
+//! statuses this request is meant to get (default: any 2xx). Every status is counted; the
+//! first unexpected answer is printed to stderr.
 //!
 //! It talks only to the address given (loopback in every documented use) and stops by itself.
 
@@ -37,6 +43,12 @@ struct Args {
     bodies: Vec<Bytes>,
     /// GET paths, taken in turn (instead of `path`).
     paths: Vec<String>,
+    /// The method; default GET, or POST with bodies.
+    method: Option<String>,
+    /// Requests per second per connection at most; 0 for as many as possible.
+    rate: f64,
+    /// The statuses meant; empty for any 2xx.
+    expect: Vec<u16>,
 }
 
 fn parse_args() -> Args {
@@ -50,6 +62,9 @@ fn parse_args() -> Args {
         headers: Vec::new(),
         bodies: Vec::new(),
         paths: Vec::new(),
+        method: None,
+        rate: 0.0,
+        expect: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +85,18 @@ fn parse_args() -> Args {
                 a.bodies = lines(&value()).into_iter().map(Bytes::from).collect();
             }
             "--paths" => a.paths = lines(&value()),
+            "--method" => a.method = Some(value().to_uppercase()),
+            "--rate" => {
+                a.rate = value()
+                    .parse()
+                    .expect("--rate R (requests/s per connection)")
+            }
+            "--expect" => {
+                a.expect = value()
+                    .split(',')
+                    .map(|s| s.trim().parse().expect("--expect 200,403"))
+                    .collect()
+            }
             other => panic!("unknown flag {other}; see the top of examples/loadgen.rs"),
         }
     }
@@ -98,7 +125,29 @@ struct Tally {
     ok: u64,
     non_2xx: u64,
     errors: u64,
+    /// Answers with a status not meant (`--expect`).
+    unexpected: u64,
+    statuses: std::collections::BTreeMap<u16, u64>,
     hist: Option<hdrhistogram::Histogram<u64>>,
+}
+
+impl Args {
+    fn expected(&self, status: hyper::StatusCode) -> bool {
+        if self.expect.is_empty() {
+            status.is_success()
+        } else {
+            self.expect.contains(&status.as_u16())
+        }
+    }
+}
+
+/// Tells the first unexpected answer (of the whole run) on stderr.
+fn tell_unexpected(status: hyper::StatusCode, body: &[u8]) {
+    static TOLD: std::sync::Once = std::sync::Once::new();
+    TOLD.call_once(|| {
+        let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
+        eprintln!("loadgen: first unexpected answer: {status} {text}");
+    });
 }
 
 async fn connection(
@@ -112,6 +161,11 @@ async fn connection(
         hist: Some(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()),
         ..Tally::default()
     };
+    let mut pace = (args.rate > 0.0).then(|| {
+        let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
     while Instant::now() < until {
         let tcp = match tokio::net::TcpStream::connect(args.addr).await {
             Ok(t) => t,
@@ -139,11 +193,15 @@ async fn connection(
         tokio::spawn(conn);
         // Keep-alive: requests back to back on this connection until the time is up.
         while Instant::now() < until {
+            if let Some(pace) = pace.as_mut() {
+                pace.tick().await;
+            }
             next += 1;
             let (method, body) = match args.bodies.len() {
                 0 => ("GET", Bytes::new()),
                 n => ("POST", args.bodies[next % n].clone()),
             };
+            let method = args.method.as_deref().unwrap_or(method);
             let path = match args.paths.len() {
                 0 => &args.path,
                 n => &args.paths[next % n],
@@ -152,7 +210,7 @@ async fn connection(
                 .method(method)
                 .uri(path)
                 .header("host", "localhost");
-            if method == "POST" {
+            if !body.is_empty() {
                 req = req.header("content-type", "application/json");
             }
             for (k, v) in &args.headers {
@@ -168,16 +226,21 @@ async fn connection(
                 }
             };
             let status = res.status();
-            if res.into_body().collect().await.is_err() {
+            let Ok(body) = res.into_body().collect().await else {
                 tally.errors += 1;
                 break;
-            }
+            };
             let micros = started.elapsed().as_micros() as u64;
             tally.hist.as_mut().unwrap().record(micros.max(1)).ok();
             if status.is_success() {
                 tally.ok += 1;
             } else {
                 tally.non_2xx += 1;
+            }
+            *tally.statuses.entry(status.as_u16()).or_default() += 1;
+            if !args.expected(status) {
+                tally.unexpected += 1;
+                tell_unexpected(status, &body.to_bytes());
             }
         }
     }
@@ -222,6 +285,10 @@ fn main() {
         total.ok += t.ok;
         total.non_2xx += t.non_2xx;
         total.errors += t.errors;
+        total.unexpected += t.unexpected;
+        for (status, n) in &t.statuses {
+            *total.statuses.entry(*status).or_default() += n;
+        }
         total
             .hist
             .as_mut()
@@ -242,6 +309,16 @@ fn main() {
         total.non_2xx,
         total.errors,
         (total.ok + total.non_2xx) as f64 / elapsed
+    );
+    let statuses: Vec<String> = total
+        .statuses
+        .iter()
+        .map(|(s, n)| format!("{s}:{n}"))
+        .collect();
+    println!(
+        "statuses={} unexpected={}",
+        statuses.join(","),
+        total.unexpected
     );
     println!(
         "latency_ms p50={:.3} p90={:.3} p99={:.3} p99.9={:.3} max={:.3}",

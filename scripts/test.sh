@@ -30,6 +30,7 @@ set +e
 cargo test --locked --all-targets 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+[ "$status" -ne 0 ] || scripts/ci/soak.sh || status=$?
 # One closing line for the whole run (cargo prints one per test binary).
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{ s += $1 } END { print s + 0 }')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{ s += $1 } END { print s + 0 }')

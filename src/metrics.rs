@@ -23,6 +23,11 @@ pub struct Metrics {
     pub disclosure_records: prometheus::IntCounter,
     pub disclosure_failures: prometheus::IntCounter,
     pub disclosure_commit: prometheus::Histogram,
+    /// Calls to upstream providers by dataset and outcome (`ok`, `refused`, `error`,
+    /// `timeout`, `circuit_open`: answered 503 without calling), and whether each circuit is
+    /// open now (1) or closed (0).
+    pub upstream_requests: IntCounterVec,
+    pub upstream_circuit_open: prometheus::IntGaugeVec,
 }
 
 impl Metrics {
@@ -87,6 +92,25 @@ impl Metrics {
             ]),
         )
         .unwrap();
+        let upstream_requests = IntCounterVec::new(
+            Opts::new(
+                "upstream_requests_total",
+                "Calls to upstream providers, by dataset and outcome",
+            ),
+            &["dataset", "outcome"],
+        )
+        .unwrap();
+        let upstream_circuit_open = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "upstream_circuit_open",
+                "1 while the circuit breaker of an upstream provider is open",
+            ),
+            &["dataset"],
+        )
+        .unwrap();
+        registry
+            .register(Box::new(upstream_circuit_open.clone()))
+            .unwrap();
         registry
             .register(Box::new(disclosure_records.clone()))
             .unwrap();
@@ -102,6 +126,7 @@ impl Metrics {
             &tls_rejections,
             &tls_handshake_failures,
             &reloads,
+            &upstream_requests,
         ] {
             registry.register(Box::new(c.clone())).unwrap();
         }
@@ -119,6 +144,8 @@ impl Metrics {
             disclosure_records,
             disclosure_failures,
             disclosure_commit,
+            upstream_requests,
+            upstream_circuit_open,
         }
     }
 

@@ -7,7 +7,8 @@
 //! client, with a bounded time per request, a retry for reads that failed to connect or got
 //! 502/503/504, and a circuit breaker: after `breaker_failures` consecutive failures the
 //! provider is not called for `breaker_open_ms` (requests get 503 at once), then one request
-//! may try again.
+//! may try again. Every call's outcome and each circuit's state are metrics
+//! (`upstream_requests_total{dataset,outcome}`, `upstream_circuit_open{dataset}`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
@@ -17,6 +18,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::UpstreamSettings;
+use crate::metrics::Metrics;
 use crate::problem::{Problem, ProblemCode};
 
 /// The upstreams by dataset; a dataset not in it is served locally.
@@ -26,10 +28,13 @@ pub struct Sources {
 }
 
 impl Sources {
-    pub fn new(settings: &BTreeMap<String, UpstreamSettings>) -> anyhow::Result<Sources> {
+    pub fn new(
+        settings: &BTreeMap<String, UpstreamSettings>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Sources> {
         let mut upstream = BTreeMap::new();
         for (dataset, s) in settings {
-            let u = Upstream::new(dataset, s)
+            let u = Upstream::new(dataset, s, metrics.clone())
                 .map_err(|e| e.context(format!("[datasets.upstream.{dataset}]")))?;
             upstream.insert(dataset.clone(), Arc::new(u));
         }
@@ -55,6 +60,7 @@ pub struct Upstream {
     failures: AtomicU32,
     /// While the circuit is open: until when (ms since the epoch); 0 when closed.
     open_until_ms: AtomicI64,
+    metrics: Arc<Metrics>,
 }
 
 /// What went wrong upstream, as the caller learns it.
@@ -66,7 +72,7 @@ fn unavailable(dataset: &str, why: &str) -> Problem {
 }
 
 impl Upstream {
-    fn new(dataset: &str, s: &UpstreamSettings) -> anyhow::Result<Upstream> {
+    fn new(dataset: &str, s: &UpstreamSettings, metrics: Arc<Metrics>) -> anyhow::Result<Upstream> {
         let tls = crate::identity::client::client_config(&s.ca, &s.client_cert, &s.client_key)?;
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
@@ -80,6 +86,10 @@ impl Upstream {
             s.url.starts_with("https://"),
             "url must be https:// (the provider is reached over mTLS)"
         );
+        metrics
+            .upstream_circuit_open
+            .with_label_values(&[dataset])
+            .set(0);
         Ok(Upstream {
             dataset: dataset.to_owned(),
             base: s.url.trim_end_matches('/').to_owned(),
@@ -89,18 +99,33 @@ impl Upstream {
             breaker_open_ms: s.breaker_open_ms as i64,
             failures: AtomicU32::new(0),
             open_until_ms: AtomicI64::new(0),
+            metrics,
         })
     }
 
-    fn record(&self, ok: bool) {
-        if ok {
+    /// Counts one call by `outcome`, and moves the circuit: a success closes it, the
+    /// `breaker_failures`th failure in a row opens it.
+    fn record(&self, outcome: &str) {
+        self.metrics
+            .upstream_requests
+            .with_label_values(&[&self.dataset, outcome])
+            .inc();
+        let circuit = self
+            .metrics
+            .upstream_circuit_open
+            .with_label_values(&[&self.dataset]);
+        if matches!(outcome, "ok" | "refused") {
             self.failures.store(0, Ordering::Relaxed);
-            self.open_until_ms.store(0, Ordering::Relaxed);
+            if self.open_until_ms.swap(0, Ordering::Relaxed) != 0 {
+                tracing::info!(dataset = %self.dataset, "upstream circuit closed");
+            }
+            circuit.set(0);
         } else if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= self.breaker_failures {
             let until = crate::disclosure::now_ms() + self.breaker_open_ms;
             if self.open_until_ms.swap(until, Ordering::Relaxed) == 0 {
                 tracing::error!(dataset = %self.dataset, "upstream circuit opened");
             }
+            circuit.set(1);
         }
     }
 
@@ -136,6 +161,10 @@ impl Upstream {
         headers: &[(&str, String)],
     ) -> Result<Value, Problem> {
         if self.refuses() {
+            self.metrics
+                .upstream_requests
+                .with_label_values(&[&self.dataset, "circuit_open"])
+                .inc();
             return Err(unavailable(&self.dataset, "circuit open"));
         }
         let url = format!("{}{path}", self.base);
@@ -151,37 +180,37 @@ impl Upstream {
                 Ok(res) if res.status().is_success() => {
                     return match res.json::<Value>().await {
                         Ok(v) => {
-                            self.record(true);
+                            self.record("ok");
                             Ok(v)
                         }
                         Err(_) => {
-                            self.record(false);
+                            self.record("error");
                             Err(unavailable(&self.dataset, "answer is not JSON"))
                         }
                     };
                 }
                 Ok(res) if matches!(res.status().as_u16(), 502..=504) && retry => continue,
                 Ok(res) if res.status().is_server_error() => {
-                    self.record(false);
+                    self.record("error");
                     return Err(unavailable(&self.dataset, "provider error"));
                 }
                 Ok(res) => {
                     // The provider refused the gateway: not a fault of the caller's request as
                     // such, and nothing the caller may see the details of.
-                    self.record(true);
+                    self.record("refused");
                     tracing::warn!(dataset = %self.dataset, status = res.status().as_u16(), "upstream refused the request");
                     return Err(Problem::new(ProblemCode::NotAvailable)
                         .detail("De bronhouder heeft het verzoek van de gateway geweigerd."));
                 }
                 Err(e) if e.is_timeout() => {
-                    self.record(false);
+                    self.record("timeout");
                     tracing::warn!(dataset = %self.dataset, "upstream timed out");
                     return Err(Problem::new(ProblemCode::GatewayTimeout)
                         .detail("De bronhouder antwoordde niet op tijd."));
                 }
                 Err(e) if e.is_connect() && retry => continue,
                 Err(_) => {
-                    self.record(false);
+                    self.record("error");
                     return Err(unavailable(&self.dataset, "cannot connect"));
                 }
             }

@@ -153,7 +153,7 @@ impl Application {
             database: database.clone(),
             draining: draining.clone(),
             body_limit: settings.server.body_limit_bytes,
-            sources: crate::sources::Sources::new(&settings.datasets.upstream)?,
+            sources: crate::sources::Sources::new(&settings.datasets.upstream, metrics.clone())?,
             routes,
             audit,
         };
