@@ -67,7 +67,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The sections of RESULTS.md, filled by the stages that run.
-COMPONENTS="" E2E="" BROKER="" SCALE="" RATIOS=""
+COMPONENTS="" E2E="" BROKER="" BROKER_ROWS="" SCALE="" RATIOS=""
 # `bench NAME [ENV=VALUE…]`: a bench of benches/ in release; its summary lines (those that
 # start with NAME) kept in $WORK/NAME.out.
 bench() {
@@ -275,9 +275,9 @@ EOF
   warm "${HC[@]}"
   warm "${NGINX[@]}"
   for c in 16 64; do
-    measure BROKER "client → doelpoort (upstream mode) → provider" "$c" "${HC[@]}"
+    measure BROKER_ROWS "client → doelpoort (upstream mode) → provider" "$c" "${HC[@]}"
     d_rate=$LAST_RATE d_p99=$LAST_P99
-    measure BROKER "client → nginx → provider" "$c" "${NGINX[@]}"
+    measure BROKER_ROWS "client → nginx → provider" "$c" "${NGINX[@]}"
     RATIOS+="| $c | $(awk -v a="$d_rate" -v b="$LAST_RATE" 'BEGIN { printf "%.2f", a / b }') | $d_p99 | $LAST_P99 |"$'\n'
   done
   nginx_lines=$(wc -l <nginx-access.log)
@@ -291,7 +291,7 @@ EOF
   BROKER+="over a pooled mTLS connection, minimises the answer and commits its own records before"$'\n'
   BROKER+="answering; nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') checks the client certificate and CRL, proxies with"$'\n'
   BROKER+="keep-alive upstream and writes its access log ($nginx_lines lines). All of it shares 2 cores."$'\n\n'
-  BROKER+="| path | connections | requests/s | p50 ms | p99 ms | non-2xx / errors |"$'\n'"|---|---|---|---|---|---|"$'\n'"$BROKER"$'\n'
+  BROKER+="| path | connections | requests/s | p50 ms | p99 ms | non-2xx / errors |"$'\n'"|---|---|---|---|---|---|"$'\n'"$BROKER_ROWS"$'\n'
   BROKER+="| connections | doelpoort / nginx throughput | doelpoort p99 ms | nginx p99 ms |"$'\n'"|---|---|---|---|"$'\n'"$RATIOS"
 fi
 cd "$ROOT"
