@@ -152,6 +152,7 @@ pub fn ops_app(
 > {
     common(state, "ops")
         .app_data(web::Data::new(state.database.clone()))
+        .app_data(web::Data::new(state.disclosure.clone()))
         .app_data(web::Data::from(state.draining.clone()))
         .wrap(from_fn(telemetry::request_context))
         .configure(ops::routes)

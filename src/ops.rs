@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::disclosure::DisclosureLog;
 use crate::metrics::Metrics;
 use crate::problem::Problem;
 use crate::storage::Database;
@@ -33,13 +34,20 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The gateway can serve: the database answers and it is not shutting down.
+/// The gateway can serve: the database answers, the disclosure log's writer runs and it is
+/// not shutting down.
 async fn ready(
     db: web::Data<Database>,
+    log: web::Data<DisclosureLog>,
     draining: web::Data<Draining>,
 ) -> Result<HttpResponse, Problem> {
     if draining.0.load(Ordering::Relaxed) {
         return Err(Problem::not_available().detail("De gateway wordt afgesloten."));
+    }
+    if !log.is_running() {
+        tracing::error!("not ready: the disclosure writer has stopped");
+        return Err(Problem::not_available()
+            .detail("Het verstrekkingenlog neemt niets meer aan; herstart deze instantie."));
     }
     if let Err(e) = db.ping().await {
         tracing::warn!(error = %e, "not ready: database does not answer");

@@ -73,7 +73,16 @@ impl DisclosureLog {
         let k = keys.clone();
         let thread = std::thread::Builder::new()
             .name("disclosure-writer".into())
-            .spawn(move || writer::run(rx, db, k, writer_settings, metrics))
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(|| {
+                    writer::run(rx, db, k, writer_settings, metrics)
+                });
+                if std::panic::catch_unwind(run).is_err() {
+                    // Every request now gets 503 and no data (its submission finds no
+                    // writer); `/ready` says so, so that the platform restarts the instance.
+                    tracing::error!("the disclosure writer stopped on a panic; nothing more is disclosed until a restart");
+                }
+            })
             .expect("a thread can be started");
         DisclosureLog {
             tx,
@@ -100,6 +109,15 @@ impl DisclosureLog {
         } else {
             tracing::warn!("the disclosure writer did not finish in time; the chain's tail stays unsigned until the next start");
         }
+    }
+
+    /// Is the writer still taking records? False after it stopped (a panic, or shutdown).
+    pub fn is_running(&self) -> bool {
+        self.writer
+            .lock()
+            .expect("writer lock")
+            .as_ref()
+            .is_some_and(|t| !t.is_finished())
     }
 
     /// Appends `records` and waits until they are committed.
