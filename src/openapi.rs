@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use utoipa::OpenApi;
 
 use crate::policy::enforce::NoPersonalData;
+use crate::policy::{Policy, PolicyStore};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -148,11 +149,41 @@ fn shared_parts(doc: &mut Value) {
     }
 }
 
+/// The document as served: `X-Processing-Activity` lists the ids of the register in force
+/// (any other id is refused with 403 `unknownProcessingActivity`).
+pub fn document_for(policy: &Policy) -> Value {
+    let ids: Vec<&str> = policy
+        .register
+        .activities
+        .iter()
+        .map(|a| a.id.as_str())
+        .collect();
+    let mut doc = document().clone();
+    for item in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|i| i.values_mut())
+        {
+            for param in op["parameters"].as_array_mut().into_iter().flatten() {
+                if param["name"] == "X-Processing-Activity" {
+                    param["schema"]["enum"] = json!(ids);
+                }
+            }
+        }
+    }
+    doc
+}
+
 /// `GET /openapi.json`: this document.
 #[utoipa::path(get, path = "/openapi.json", tag = "identiteit",
     responses((status = 200, description = "The OpenAPI 3.1 document of the data listener", content_type = "application/json")))]
-pub(crate) async fn openapi_json(_: NoPersonalData) -> HttpResponse {
-    HttpResponse::Ok().json(document())
+pub(crate) async fn openapi_json(_: NoPersonalData, store: web::Data<PolicyStore>) -> HttpResponse {
+    HttpResponse::Ok().json(document_for(&store.current()))
 }
 
 /// Mounts `/openapi.json` (data listener: behind mTLS like every route there).
