@@ -232,4 +232,34 @@ mod tests {
         assert!(hc["responses"]["200"]["headers"]["X-Disclosure-Id"].is_object());
         assert!(hc["responses"]["403"].is_object());
     }
+
+    #[test]
+    fn the_activity_header_lists_the_register_in_force() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let policy = Policy::load(
+            &dir,
+            crate::fuzzing::organisations(),
+            crate::policy::today(),
+        )
+        .unwrap();
+        let doc = document_for(&policy);
+        let op = &doc["paths"]["/api/v1/rni/tellingen"]["get"];
+        let header = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "X-Processing-Activity")
+            .unwrap();
+        let ids: Vec<&str> = header["schema"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(ids.len(), policy.register.activities.len());
+        assert!(ids.contains(&"rni-telling") && ids.contains(&"laa-signaal"));
+        // Operations without an activity do not get the header.
+        let whoami = &doc["paths"]["/api/v1/whoami"]["get"]["parameters"];
+        assert!(!whoami.to_string().contains("X-Processing-Activity"));
+    }
 }

@@ -11,14 +11,14 @@
 # register's activity ids for X-Processing-Activity, and schemathesis draws from them.
 #
 #   scripts/ci/contract.sh                      as CI runs it
-#   EXAMPLES=200 scripts/ci/contract.sh         more examples per operation (default 25)
+#   EXAMPLES=200 scripts/ci/contract.sh         more examples per operation (default 20)
 #   CLIENTS="nla" scripts/ci/contract.sh        one client only
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 
-examples=${EXAMPLES:-25}
-clients=${CLIENTS:-"gemeente-0363 gemeente-0606 nla rvig"}
+examples=${EXAMPLES:-20}
+clients=${CLIENTS:-"gemeente-0606 nla rvig"}
 bin=$root/target/debug/doelpoort
 [[ -x $bin ]] || cargo build --locked --bin doelpoort
 command -v schemathesis >/dev/null || {
@@ -93,16 +93,19 @@ for client in $clients; do
     --url "https://127.0.0.1:$data_port" \
     --request-cert "$cert" --request-cert-key "$key" --tls-verify "$tmp/certs/ca.pem" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-    --max-examples "$examples" --seed 1 --workers 2 --mode all \
+    --max-examples "$examples" --seed 1 --workers 2 --mode all --request-timeout 30 \
     --phases examples,coverage,fuzzing \
-    --suppress-health-check all --no-color 2>&1 | tail -n 60
-  rc=${PIPESTATUS[0]}
+    --suppress-health-check all --no-color
+  rc=$?
   set -e
   [[ $rc -eq 0 ]] || status=1
 done
-if grep -q '"level":"ERROR"' "$tmp/server.log"; then
+# Errors the gateway logged (actix-http's own lines about unparsable requests excepted: those
+# requests were answered 400 before reaching the gateway).
+errors=$(grep '"level":"ERROR"' "$tmp/server.log" | grep -v '"target":"actix_http::h1::dispatcher"' || true)
+if [[ -n $errors ]]; then
   echo "contract.sh: the gateway logged errors:" >&2
-  grep '"level":"ERROR"' "$tmp/server.log" | head -5 >&2
+  head -5 <<<"$errors" >&2
   status=1
 fi
 exit $status
