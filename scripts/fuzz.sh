@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 export RUSTC_BOOTSTRAP=1
 
-targets=(haalcentraal_vraag query traceparent signaal token register domain)
+targets=(haalcentraal_vraag signaal query token register domain traceparent)
 usage() { echo "usage: $0 TARGET|all SECONDS   (targets: ${targets[*]})" >&2; exit 2; }
 
 if [[ "${1:-}" == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi

@@ -265,7 +265,7 @@ pub fn token(data: &[u8]) {
             assert_eq!(Role::parse(&claims.role), Some(auditor.role));
             assert_eq!(auditor.organisation.oin.as_str(), claims.oin);
             let now = chrono::Utc::now().timestamp() as u64;
-            assert!(claims.exp + AuditSettings::default().leeway_s >= now);
+            assert!(claims.exp.saturating_add(AuditSettings::default().leeway_s) >= now);
         }
         Err(p) => {
             assert!(
