@@ -36,4 +36,5 @@ passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{ s += $1 } END { print s + 0 }'
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{ s += $1 } END { print s + 0 }')
 rm -f "$log"
 echo "summary: $passed passed, $failed failed"
+scripts/ci/contract.sh || status=1
 exit "$status"

@@ -12,6 +12,9 @@ pub mod config;
 pub mod disclosure;
 pub mod domain;
 pub mod exchanges;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod json;
 pub mod limits;

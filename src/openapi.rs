@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use utoipa::OpenApi;
 
 use crate::policy::enforce::NoPersonalData;
+use crate::policy::{Policy, PolicyStore};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -210,13 +211,42 @@ fn audit_parts(path: &str, item: &mut Value) {
         "servers".into(),
         json!([{ "url": "https://localhost:8444", "description": "The audit listener (server.audit_listen): TLS without client certificates" }]),
     );
+
+/// The document as served: `X-Processing-Activity` lists the ids of the register in force
+/// (any other id is refused with 403 `unknownProcessingActivity`).
+pub fn document_for(policy: &Policy) -> Value {
+    let ids: Vec<&str> = policy
+        .register
+        .activities
+        .iter()
+        .map(|a| a.id.as_str())
+        .collect();
+    let mut doc = document().clone();
+    for item in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|i| i.values_mut())
+        {
+            for param in op["parameters"].as_array_mut().into_iter().flatten() {
+                if param["name"] == "X-Processing-Activity" {
+                    param["schema"]["enum"] = json!(ids);
+                }
+            }
+        }
+    }
+    doc
 }
 
 /// `GET /openapi.json`: this document.
 #[utoipa::path(get, path = "/openapi.json", tag = "identiteit",
     responses((status = 200, description = "The OpenAPI 3.1 document of the data listener", content_type = "application/json")))]
-pub(crate) async fn openapi_json(_: NoPersonalData) -> HttpResponse {
-    HttpResponse::Ok().json(document())
+pub(crate) async fn openapi_json(_: NoPersonalData, store: web::Data<PolicyStore>) -> HttpResponse {
+    HttpResponse::Ok().json(document_for(&store.current()))
 }
 
 /// Mounts `/openapi.json` (data listener: behind mTLS like every route there).
@@ -313,5 +343,33 @@ mod tests {
         }
         let inzage = &doc["paths"]["/audit/v1/inzage"]["post"]["responses"]["200"]["content"];
         assert!(inzage["text/csv"].is_object() && inzage["text/html"].is_object());
+
+    fn the_activity_header_lists_the_register_in_force() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let policy = Policy::load(
+            &dir,
+            crate::fuzzing::organisations(),
+            crate::policy::today(),
+        )
+        .unwrap();
+        let doc = document_for(&policy);
+        let op = &doc["paths"]["/api/v1/rni/tellingen"]["get"];
+        let header = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "X-Processing-Activity")
+            .unwrap();
+        let ids: Vec<&str> = header["schema"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(ids.len(), policy.register.activities.len());
+        assert!(ids.contains(&"rni-telling") && ids.contains(&"laa-signaal"));
+        // Operations without an activity do not get the header.
+        let whoami = &doc["paths"]["/api/v1/whoami"]["get"]["parameters"];
+        assert!(!whoami.to_string().contains("X-Processing-Activity"));
     }
 }

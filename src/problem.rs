@@ -350,7 +350,7 @@ pub mod extractors {
     pub fn safe_reason(message: &str) -> String {
         let message = message.split(" at line ").next().unwrap_or(message);
         let field = message.split('`').nth(1).unwrap_or_default();
-        let plain = !field.is_empty() && field.chars().all(|c| c.is_ascii_alphabetic() || c == '_');
+        let plain = is_plain_name(field);
         if message.starts_with("missing field") {
             message.to_owned()
         } else if message.starts_with("unknown field") && plain {
@@ -362,6 +362,14 @@ pub mod extractors {
         } else {
             "een waarde heeft een ongeldig type of formaat".to_owned()
         }
+    }
+
+    /// Whether a member name from a request may be repeated in a problem: ASCII letters and
+    /// `_` only, so that it cannot hold a BSN or anything else numeric.
+    pub fn is_plain_name(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphabetic() || c == '_')
     }
 
     #[cfg(test)]

@@ -156,4 +156,40 @@ mod tests {
         );
         assert!(TraceParent::parse(&ctx.traceparent()).is_some());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_header_value_is_parsed_or_refused(s in crate::fuzzing::arb::text()) {
+                crate::fuzzing::traceparent(s.as_bytes());
+            }
+
+            #[test]
+            fn a_valid_traceparent_round_trips(
+                trace_id in proptest::array::uniform16(any::<u8>()),
+                parent_id in proptest::array::uniform8(any::<u8>()),
+                flags in any::<u8>(),
+            ) {
+                prop_assume!(trace_id != [0; 16] && parent_id != [0; 8]);
+                let tp = TraceParent { trace_id, parent_id, flags };
+                let header = tp.to_header();
+                prop_assert_eq!(header.len(), 55);
+                prop_assert_eq!(TraceParent::parse(&header), Some(tp));
+                // Upper-case hex is refused, as the spec says.
+                let upper = header.to_ascii_uppercase();
+                if upper != header {
+                    prop_assert_eq!(TraceParent::parse(&upper), None);
+                }
+                // Any one character of the 55 changed to a non-hex one breaks it.
+                for i in [0, 5, 40, 54] {
+                    let mut b = header.clone().into_bytes();
+                    b[i] = b'x';
+                    prop_assert_eq!(TraceParent::parse(std::str::from_utf8(&b).unwrap()), None);
+                }
+            }
+        }
+    }
 }

@@ -491,3 +491,102 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::fuzzing::arb;
+    use proptest::prelude::*;
+
+    fn verifier() -> (tempfile::TempDir, DevIssuer, TokenVerifier) {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = DevIssuer::load(dir.path(), true).unwrap();
+        let verifier = TokenVerifier::new(&AuditSettings::default(), Some(&dev)).unwrap();
+        (dir, dev, verifier)
+    }
+
+    /// Base64url segments, some of them JSON.
+    fn segment() -> impl Strategy<Value = String> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as b64;
+        prop_oneof![
+            "[A-Za-z0-9_-]{0,60}",
+            arb::text().prop_map(move |s| b64.encode(s)),
+            Just(b64.encode(br#"{"alg":"none","typ":"JWT"}"#)),
+            Just(b64.encode(br#"{"alg":"HS256"}"#)),
+            Just(b64.encode(br#"{"iss":"doelpoort-dev","aud":"doelpoort-audit","exp":4102444800,"oin":"99000000000103630000","role":"privacy-officer"}"#)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn no_token_string_is_accepted_or_panics(
+            parts in proptest::collection::vec(segment(), 0..5), raw in arb::text(), raw_first in any::<bool>(),
+        ) {
+            let (_dir, _dev, verifier) = verifier();
+            let registry = crate::fuzzing::organisations();
+            for token in [parts.join("."), raw.clone()] {
+                let mut data = vec![0u8];
+                data.extend(token.as_bytes());
+                if raw_first {
+                    crate::fuzzing::token(&data);
+                }
+                let p = verifier.verify(&token, registry).unwrap_err();
+                prop_assert_eq!(p.code, ProblemCode::Authentication);
+                prop_assert!(p.challenge.is_some());
+            }
+        }
+
+        #[test]
+        fn a_signed_token_is_accepted_exactly_when_its_claims_hold(
+            role in "privacy-officer|supervisor|admin",
+            oin in "99000000000103630000|99000000000000000005|99000000000199990000|0363",
+            aud in "doelpoort-audit|elders",
+            exp_offset in -600i64..600,
+            nbf_offset in proptest::option::of(-600i64..600),
+            tamper in any::<bool>(),
+        ) {
+            let (_dir, dev, verifier) = verifier();
+            let registry = crate::fuzzing::organisations();
+            let now = chrono::Utc::now().timestamp();
+            let claims = Claims {
+                iss: DEV_ISSUER.into(), sub: None, aud: aud.clone(),
+                exp: (now + exp_offset) as u64, nbf: nbf_offset.map(|o| (now + o) as u64), iat: None,
+                oin: oin.clone(), role: role.clone(),
+            };
+            let mut token = dev.sign(&claims).unwrap();
+            if tamper {
+                // One character of the signature changed.
+                let last = token.pop().unwrap();
+                token.push(if last == 'A' { 'B' } else { 'A' });
+            }
+            let leeway = AuditSettings::default().leeway_s as i64;
+            // Stay clear of the boundaries, where the clock may tick between here and there.
+            prop_assume!((exp_offset + leeway).abs() > 2);
+            prop_assume!(nbf_offset.is_none_or(|o| (o - leeway).abs() > 2));
+            let org = Oin::parse(&oin).ok().and_then(|o| registry.get(&o));
+            let should = !tamper
+                && aud == "doelpoort-audit"
+                && exp_offset + leeway > 0
+                && nbf_offset.is_none_or(|o| o - leeway < 0)
+                && role != "admin"
+                && org.is_some()
+                && (role != "supervisor" || org.is_some_and(|o| o.kind == OrganisationKind::Supervisor));
+            match verifier.verify(&token, registry) {
+                Ok(who) => {
+                    prop_assert!(should, "accepted {claims:?}");
+                    prop_assert_eq!(who.organisation.oin.as_str(), oin.as_str());
+                    prop_assert_eq!(who.role.as_str(), role.as_str());
+                }
+                Err(p) => {
+                    prop_assert!(!should, "refused ({:?}) {claims:?}", p.code);
+                    let data: Vec<u8> = std::iter::once(1u8)
+                        .chain(serde_json::to_vec(&claims).unwrap())
+                        .collect();
+                    crate::fuzzing::token(&data);
+                }
+            }
+        }
+    }
+}

@@ -10,7 +10,7 @@ pub mod svb;
 pub mod territory;
 pub mod uwv;
 
-mod params;
+pub(crate) mod params;
 
 use actix_web::web;
 

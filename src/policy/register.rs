@@ -409,7 +409,9 @@ impl Register {
             }
             if let Some(ds) = dataset {
                 for f in &a.fields {
-                    if !ds.allows(f) && !ds.paths().any(|p| p.starts_with(&format!("{f}."))) {
+                    // A path of the dataset, or a parent of some (not merely beneath one:
+                    // `naam.bestaatNiet` is a typo, not a field).
+                    if !ds.contains(f) && !ds.paths().any(|p| p.starts_with(&format!("{f}."))) {
                         err(
                             "fields",
                             format!("'{f}' is not a field of dataset '{}'", a.dataset),
@@ -519,5 +521,141 @@ impl Register {
         } else {
             Err(errors)
         }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::fuzzing::{arb, datasets, organisations};
+    use proptest::prelude::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+    }
+
+    /// One activity as the file has it, with the parts a property varies.
+    #[allow(clippy::too_many_arguments)]
+    fn activity(
+        id: &str,
+        requesters: &[String],
+        fields: &[&str],
+        operations: &[&str],
+        from: (u16, u8, u8),
+        until: Option<(u16, u8, u8)>,
+        retention: u32,
+        rate: u32,
+    ) -> String {
+        let list = |items: Vec<String>| items.join(", ");
+        let quoted = |v: &[&str]| list(v.iter().map(|s| format!("{s:?}")).collect());
+        let until = until.map_or(String::new(), |(y, m, d)| {
+            format!("valid_until = {y:04}-{m:02}-{d:02}\n")
+        });
+        format!(
+            "[[activiteit]]\nid = {id:?}\nname = \"Naam\"\npurpose = \"Doel\"\n\
+             legal_basis = {{ citation = \"Wet\" }}\nprovider = \"rvig\"\ndataset = \"rni-personen\"\n\
+             operations = [{}]\nrequesters = [{}]\nfields = [{}]\nscope = \"none\"\n\
+             case_reference_required = false\nvalid_from = {:04}-{:02}-{:02}\n{until}\
+             retention_days = {retention}\nrate_limit_per_minute = {rate}\n",
+            quoted(operations),
+            list(requesters.iter().map(|s| format!("{s:?}")).collect()),
+            quoted(fields),
+            from.0,
+            from.1,
+            from.2,
+        )
+    }
+
+    fn parse(text: &str) -> Result<Register, Vec<String>> {
+        Register::parse(text, datasets().clone(), organisations(), today())
+    }
+
+    fn requester() -> impl Strategy<Value = String> {
+        proptest::sample::select(vec![
+            "kind:gemeente",
+            "kind:nla",
+            "kind:uwv",
+            "nla",
+            "uwv",
+            "svb",
+            "gemeente-0363",
+            "gemeente-0599",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    fn date() -> impl Strategy<Value = (u16, u8, u8)> {
+        (2000u16..2100, 1u8..=12, 1u8..=28)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn no_text_makes_it_panic(text in arb::text(), registry in any::<bool>()) {
+            let mut data = vec![u8::from(registry)];
+            data.extend(text.as_bytes());
+            crate::fuzzing::register(&data);
+        }
+
+        #[test]
+        fn a_valid_activity_is_read_as_written(
+            id in "[a-z][a-z0-9-]{0,30}",
+            requesters in proptest::collection::btree_set(requester(), 1..3),
+            fields in proptest::sample::subsequence(vec!["burgerservicenummer", "naam", "naam.geslachtsnaam", "geboorte.datum", "verblijfplaats"], 1..=5),
+            operations in proptest::sample::subsequence(vec!["read", "search", "count", "write"], 1..=4),
+            from in date(), until in proptest::option::of(date()),
+            retention in 1u32..10_000, rate in 1u32..100_000,
+        ) {
+            let requesters: Vec<String> = requesters.into_iter().collect();
+            // Overlapping rules (an organisation beside its own kind) are refused: see below.
+            let overlapping = requesters.iter().any(|r| {
+                !r.starts_with("kind:") && requesters.contains(&format!("kind:{}", organisations().find(r).unwrap().kind.as_str()))
+            });
+            let until = until.filter(|u| u >= &from);
+            let text = activity(&id, &requesters, &fields, &operations, from, until, retention, rate);
+            match parse(&text) {
+                Ok(register) => {
+                    prop_assert!(!overlapping);
+                    let (_, a) = register.get(&id).unwrap();
+                    prop_assert_eq!(&a.id, &id);
+                    prop_assert_eq!(a.operations.iter().map(|o| o.as_str()).collect::<Vec<_>>(), operations);
+                    prop_assert_eq!(a.requesters.iter().map(Party::subject).collect::<Vec<_>>(), requesters);
+                    prop_assert!(fields.iter().all(|f| a.fields.contains(f)));
+                    let d = |(y, m, d): (u16, u8, u8)| NaiveDate::from_ymd_opt(y.into(), m.into(), d.into()).unwrap();
+                    prop_assert_eq!(a.valid_from, d(from));
+                    prop_assert_eq!(a.valid_until, until.map(d));
+                    prop_assert_eq!((a.retention_days, a.rate_limit_per_minute), (retention, rate));
+                }
+                Err(errors) => {
+                    prop_assert!(overlapping, "{errors:?}");
+                    prop_assert!(errors.iter().all(|e| e.contains("requesters")), "{errors:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn an_invalid_activity_is_refused_naming_its_key(
+            which in 0usize..6, id in "[a-z][a-z0-9-]{0,20}", junk in "[A-Z_ ]{1,8}",
+        ) {
+            let nla = vec!["nla".to_owned()];
+            let (text, key) = match which {
+                0 => (activity(&format!("{id}{junk}"), &nla, &["naam"], &["read"], (2024, 1, 1), None, 1, 1), "id"),
+                1 => (activity(&id, &[format!("kind:{junk}")], &["naam"], &["read"], (2024, 1, 1), None, 1, 1), "requesters"),
+                2 => (activity(&id, &nla, &[&format!("naam.{junk}")], &["read"], (2024, 1, 1), None, 1, 1), "fields"),
+                3 => (activity(&id, &nla, &["naam"], &["read"], (2024, 1, 2), Some((2024, 1, 1)), 1, 1), "valid_until"),
+                4 => (activity(&id, &nla, &["naam"], &["read"], (2024, 1, 1), None, 0, 1), "retention_days"),
+                _ => (activity(&id, &nla, &["naam"], &["read", "read"], (2024, 1, 1), None, 1, 1), "operations"),
+            };
+            let errors = parse(&text).unwrap_err();
+            prop_assert!(errors.iter().any(|e| e.contains("activiteit '") && e.contains(key)), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_register_parses() {
+        let text = include_str!("../../policies/verwerkingsactiviteiten.toml");
+        let register = parse(text).unwrap();
+        assert!(register.get("rni-raadplegen").is_some());
     }
 }

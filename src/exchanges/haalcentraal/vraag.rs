@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::velden;
 use crate::domain::{Bsn, Postcode};
 use crate::minimise::FieldSet;
+use crate::problem::extractors::is_plain_name;
 use crate::problem::{InvalidParam, Problem, ProblemCode};
 
 /// The search types doelpoort answers (the RNI has no BAG addresses, so the searches by
@@ -300,8 +301,18 @@ impl Zoekvraag {
             let known = name == "type"
                 || name == "fields"
                 || zoektype.parameters().iter().any(|(p, _)| p == name);
-            if !known {
+            if known {
+                continue;
+            }
+            // A member's name is repeated only when it cannot hold a BSN.
+            if is_plain_name(name) {
                 fouten.add(name.as_str(), "unknownParam", "Parameter is niet verwacht.");
+            } else {
+                fouten.add(
+                    "(naam niet herhaald)",
+                    "unknownParam",
+                    "Parameter is niet verwacht; de naam bevat meer dan letters.",
+                );
             }
         }
         let gemeente_van_inschrijving = given(&body, "gemeenteVanInschrijving")
@@ -566,5 +577,152 @@ mod tests {
                 ("postcode".to_owned(), "required".to_owned())
             ]
         );
+    }
+
+    mod properties {
+        use super::*;
+        use crate::fuzzing::{arb, assert_safe_problem, haalcentraal_vraag, rni_personen};
+        use proptest::prelude::*;
+
+        /// Any JSON value, a few levels deep.
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                arb::text().prop_map(Value::from),
+                arb::bsn().prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 6, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                    proptest::collection::btree_map("[a-z]{1,8}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// A member name: one the parser knows, or anything.
+        fn name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                3 => proptest::sample::select(vec![
+                    "type", "fields", "burgerservicenummer", "gemeenteVanInschrijving",
+                    "geslachtsnaam", "geboortedatum", "geslacht", "voorvoegsel", "voornamen",
+                    "inclusiefOverledenPersonen", "postcode", "huisnummer", "huisletter",
+                    "huisnummertoevoeging",
+                ]).prop_map(str::to_owned),
+                1 => arb::text(),
+                1 => arb::bsn(),
+            ]
+        }
+
+        fn parse(body: &Value) -> Result<Zoekvraag, Problem> {
+            Zoekvraag::parse(body.to_string().as_bytes(), rni_personen())
+        }
+
+        fn codes() -> [ProblemCode; 2] {
+            [
+                ProblemCode::ParamsValidation,
+                ProblemCode::ParamsCombination,
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn no_bytes_make_it_panic(data in proptest::collection::vec(any::<u8>(), 0..256)) {
+                haalcentraal_vraag(&data);
+            }
+
+            #[test]
+            fn no_object_makes_it_panic_or_echo(
+                members in proptest::collection::btree_map(name(), value(), 0..8),
+                zoektype in proptest::sample::select(vec![
+                    "RaadpleegMetBurgerservicenummer", "ZoekMetGeslachtsnaamEnGeboortedatum",
+                    "ZoekMetPostcodeEnHuisnummer", "ZoekMetIets",
+                ]),
+            ) {
+                let mut body: serde_json::Map<String, Value> = members.into_iter().collect();
+                body.entry("type").or_insert(zoektype.into());
+                haalcentraal_vraag(Value::Object(body).to_string().as_bytes());
+            }
+
+            #[test]
+            fn a_valid_raadpleging_is_accepted(
+                bsns in proptest::collection::vec(arb::bsn(), 1..=20),
+                fields in proptest::sample::subsequence(
+                    vec!["burgerservicenummer", "naam", "naam.geslachtsnaam", "geboorte.datum", "nationaliteiten", "verblijfplaats"], 1..=6),
+            ) {
+                let v = parse(&serde_json::json!({
+                    "type": "RaadpleegMetBurgerservicenummer", "burgerservicenummer": bsns, "fields": fields,
+                })).unwrap();
+                prop_assert_eq!(v.zoektype, Zoektype::RaadpleegMetBurgerservicenummer);
+                prop_assert_eq!(&v.fields, &fields);
+                let Criteria::Burgerservicenummers(got) = v.criteria else { panic!("criteria") };
+                let mut want: Vec<&str> = Vec::new();
+                for b in &bsns {
+                    if !want.contains(&b.as_str()) {
+                        want.push(b);
+                    }
+                }
+                prop_assert_eq!(got.iter().map(Bsn::as_str).collect::<Vec<_>>(), want);
+            }
+
+            #[test]
+            fn a_bsn_failing_the_elfproef_is_named_not_repeated(
+                good in arb::bsn(), bad in arb::bsn_failing_elfproef(), at in 0usize..2,
+            ) {
+                let mut bsns = vec![good];
+                bsns.insert(at, bad.clone());
+                let p = parse(&serde_json::json!({
+                    "type": "RaadpleegMetBurgerservicenummer", "burgerservicenummer": bsns, "fields": ["naam"],
+                })).unwrap_err();
+                assert_safe_problem(&p, &[ProblemCode::ParamsValidation]);
+                prop_assert_eq!(p.invalid_params.len(), 1);
+                prop_assert_eq!(&p.invalid_params[0].name, &format!("burgerservicenummer[{at}]"));
+                prop_assert_eq!(p.invalid_params[0].code.as_str(), "elfproef");
+            }
+
+            #[test]
+            fn a_member_named_like_a_bsn_is_not_repeated(key in arb::bsn()) {
+                let p = parse(&serde_json::json!({
+                    "type": "ZoekMetPostcodeEnHuisnummer", "postcode": "1399QN", "huisnummer": 13,
+                    "fields": ["naam"], key.clone(): 1,
+                })).unwrap_err();
+                assert_safe_problem(&p, &codes());
+                prop_assert_eq!(p.invalid_params[0].code.as_str(), "unknownParam");
+            }
+
+            #[test]
+            fn a_valid_postcode_search_is_accepted(
+                digits in "[1-9][0-9]{3}", space in any::<bool>(), letters in "[a-zA-Z]{2}",
+                huisnummer in 1i64..=99_999, huisletter in proptest::option::of("[a-zA-Z]"),
+                toevoeging in proptest::option::of("[a-zA-Z0-9 \\-]{1,4}"),
+            ) {
+                let postcode = format!("{digits}{}{letters}", if space { " " } else { "" });
+                let mut body = serde_json::json!({
+                    "type": "ZoekMetPostcodeEnHuisnummer", "postcode": postcode,
+                    "huisnummer": huisnummer, "fields": ["burgerservicenummer", "naam"],
+                });
+                if let Some(l) = &huisletter { body["huisletter"] = l.clone().into(); }
+                if let Some(t) = &toevoeging { body["huisnummertoevoeging"] = t.clone().into(); }
+                let v = parse(&body).unwrap();
+                let Criteria::PostcodeEnHuisnummer { postcode: pc, huisnummer: hn, huisletter: hl, .. } = v.criteria
+                    else { panic!("criteria") };
+                prop_assert_eq!(pc.as_str(), format!("{digits}{}", letters.to_ascii_uppercase()));
+                prop_assert_eq!(i64::from(hn), huisnummer);
+                prop_assert_eq!(hl, huisletter.map(|l| l.to_ascii_uppercase()));
+            }
+
+            #[test]
+            fn a_huisnummer_out_of_range_is_its_bound(n in prop_oneof![i64::MIN..1, 100_000i64..]) {
+                let p = parse(&serde_json::json!({
+                    "type": "ZoekMetPostcodeEnHuisnummer", "postcode": "1399QN", "huisnummer": n, "fields": ["naam"],
+                })).unwrap_err();
+                assert_safe_problem(&p, &[ProblemCode::ParamsValidation]);
+                let want = if n < 1 { "minimum" } else { "maximum" };
+                prop_assert_eq!(p.invalid_params[0].code.as_str(), want);
+            }
+        }
     }
 }

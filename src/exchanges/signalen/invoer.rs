@@ -441,3 +441,131 @@ impl StatusVerzoek {
         })
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::fuzzing::{arb, assert_safe_problem};
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    /// A member value: what a client might send, right or wrong.
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            arb::text().prop_map(Value::from),
+            arb::bsn().prop_map(Value::from),
+            proptest::collection::vec(prop_oneof![arb::bsn(), arb::text()], 0..4)
+                .prop_map(Value::from),
+            (arb::text(), any::<i64>(), arb::text(), arb::text()).prop_map(|(p, h, l, t)| {
+                json!({"postcode": p, "huisnummer": h, "huisletter": l, "huisnummertoevoeging": t})
+            }),
+            (arb::text(), arb::text(), arb::text()).prop_map(|(l, k, n)| {
+                json!({"loonheffingennummer": l, "kvkNummer": k, "naam": n})
+            }),
+        ]
+    }
+
+    fn member() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => proptest::sample::select(vec![
+                "ontvanger", "soort", "omschrijving", "urgent", "adres", "burgerservicenummers",
+                "werkgever", "aantalInschrijvingen", "status", "reden", "uitkomst",
+            ])
+            .prop_map(str::to_owned),
+            1 => arb::text(),
+        ]
+    }
+
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::btree_map(member(), value(), 0..8).prop_map(|m| {
+            Value::Object(m.into_iter().collect())
+                .to_string()
+                .into_bytes()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn no_body_makes_validation_panic_or_echo(b in body(), status in any::<bool>()) {
+            let mut data = vec![u8::from(status)];
+            data.extend(b);
+            crate::fuzzing::signaal(&data);
+        }
+
+        #[test]
+        fn no_bytes_make_it_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            crate::fuzzing::signaal(&data);
+        }
+
+        #[test]
+        fn a_valid_signal_is_accepted_as_given(
+            ontvanger in "nla|uwv|svb|gemeente-[0-9]{4}|[0-9]{20}",
+            soort in "melding|verzoek-gezamenlijke-interventie|informatie",
+            omschrijving in "[a-zA-Z0-9 .,ëé\n]{0,50}[a-z]",
+            bsns in proptest::collection::btree_set(arb::bsn(), 0..5),
+            lhn in proptest::option::of(arb::bsn().prop_map(|b| format!("{b}L01"))),
+        ) {
+            let v: SignaalVerzoek = serde_json::from_value(json!({
+                "ontvanger": ontvanger, "soort": soort, "omschrijving": omschrijving,
+                "burgerservicenummers": bsns, "werkgever": {"loonheffingennummer": lhn, "naam": "Uitzendbureau"},
+            })).unwrap();
+            let s = v.valideer(false).unwrap();
+            prop_assert_eq!(s.ontvanger, ontvanger);
+            prop_assert_eq!(s.soort.as_str(), soort);
+            prop_assert_eq!(s.omschrijving, omschrijving.trim());
+            let got: Vec<&str> = s.burgerservicenummers.iter().map(Bsn::as_str).collect();
+            prop_assert_eq!(got, bsns.iter().map(String::as_str).collect::<Vec<_>>());
+            let w = s.werkgever.unwrap();
+            prop_assert_eq!(w.loonheffingennummer.map(|l| l.as_str().to_owned()), lhn);
+        }
+
+        #[test]
+        fn a_bsn_failing_the_elfproef_is_named_not_repeated(
+            good in arb::bsn(), bad in arb::bsn_failing_elfproef(),
+        ) {
+            let v: SignaalVerzoek = serde_json::from_value(json!({
+                "ontvanger": "nla", "soort": "melding", "omschrijving": "x",
+                "burgerservicenummers": [good, bad],
+            })).unwrap();
+            let p = v.valideer(false).unwrap_err();
+            assert_safe_problem(&p, &[ProblemCode::ParamsValidation]);
+            prop_assert_eq!(p.invalid_params.len(), 1);
+            prop_assert_eq!(p.invalid_params[0].name.as_str(), "burgerservicenummers[1]");
+        }
+
+        #[test]
+        fn a_loonheffingennummer_of_any_twelve_bytes_is_checked(
+            prefix in "[0-9]{0,9}", odd in "[^0-9Ll]", rest in "[0-9Ll]{0,4}",
+        ) {
+            // Multi-byte characters where the letter L belongs once made the parser panic.
+            let s = format!("{prefix}{odd}{rest}");
+            let _ = Loonheffingennummer::parse(&s);
+        }
+
+        #[test]
+        fn a_status_change_needs_a_known_status_and_a_reason(
+            status in prop_oneof![Just("in-behandeling".to_owned()), Just("afgesloten".to_owned()), arb::text()],
+            reden in arb::text(),
+        ) {
+            let v: StatusVerzoek =
+                serde_json::from_value(json!({"status": status, "reden": reden})).unwrap();
+            match v.valideer(false) {
+                Ok(s) => {
+                    prop_assert_eq!(s.status.as_str(), status);
+                    prop_assert_eq!(s.reden, reden.trim());
+                }
+                Err(p) => assert_safe_problem(&p, &[ProblemCode::ParamsValidation]),
+            }
+        }
+    }
+
+    #[test]
+    fn a_multi_byte_character_before_the_letter_l_is_refused() {
+        // 8 digits, 'é' (2 bytes) over byte 9, 2 digits: 12 bytes, no char boundary at 9.
+        assert!(Loonheffingennummer::parse("12345678é01").is_err());
+        assert!(Loonheffingennummer::parse("12345678€1").is_err());
+    }
+}

@@ -34,7 +34,7 @@ pub(crate) mod invoer;
 pub(crate) mod inzien;
 pub(crate) mod lijst;
 mod opslag;
-mod signaal;
+pub(crate) mod signaal;
 pub(crate) mod status;
 pub(crate) mod versturen;
 mod weergave;

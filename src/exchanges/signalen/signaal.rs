@@ -1,7 +1,7 @@
 //! What a signal is made of: its kind, its status and the state machine over it, the LAA
 //! outcome, the address and the employer it may name. Values parse on construction.
 
-use crate::domain::{Bsn, InvalidValue, Postcode};
+use crate::domain::{InvalidValue, Postcode};
 
 /// The kind of signal (`soort`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,20 +154,17 @@ pub struct Adres {
 pub struct Loonheffingennummer([u8; 12]);
 
 impl Loonheffingennummer {
+    /// `domain::Loonheffingennummer`'s rules, and the sub-number is not `00`. (It once sliced
+    /// the text at byte 9 itself, which panicked on a multi-byte character there.)
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        let invalid = InvalidValue("a loonheffingennummer is 9 digits, L and 2 digits");
-        let bytes: [u8; 12] = s.as_bytes().try_into().map_err(|_| invalid.clone())?;
-        let (fiscaal, rest) = s.split_at(9);
-        let sub = rest.strip_prefix(['L', 'l']).ok_or(invalid.clone())?;
-        if sub.len() != 2 || !sub.bytes().all(|b| b.is_ascii_digit()) || sub == "00" {
-            return Err(invalid);
+        let n = crate::domain::Loonheffingennummer::parse(s)?;
+        if n.as_str().ends_with("L00") {
+            return Err(InvalidValue(
+                "a loonheffingennummer's sub-number is 01 to 99",
+            ));
         }
-        // RSIN and BSN share the elfproef.
-        Bsn::parse(fiscaal).map_err(|_| {
-            InvalidValue("the fiscal number in a loonheffingennummer fails the elfproef")
-        })?;
-        let mut canonical = bytes;
-        canonical[9] = b'L';
+        let mut canonical = [0u8; 12];
+        canonical.copy_from_slice(n.as_str().as_bytes());
         Ok(Loonheffingennummer(canonical))
     }
 
