@@ -211,6 +211,7 @@ fn audit_parts(path: &str, item: &mut Value) {
         "servers".into(),
         json!([{ "url": "https://localhost:8444", "description": "The audit listener (server.audit_listen): TLS without client certificates" }]),
     );
+}
 
 /// The document as served: `X-Processing-Activity` lists the ids of the register in force
 /// (any other id is refused with 403 `unknownProcessingActivity`).
@@ -343,7 +344,9 @@ mod tests {
         }
         let inzage = &doc["paths"]["/audit/v1/inzage"]["post"]["responses"]["200"]["content"];
         assert!(inzage["text/csv"].is_object() && inzage["text/html"].is_object());
+    }
 
+    #[test]
     fn the_activity_header_lists_the_register_in_force() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
         let policy = Policy::load(
