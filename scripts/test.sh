@@ -27,7 +27,7 @@ scripts/ci/deny.sh
 echo "== cargo test (SQLite and PostgreSQL)"
 log=$(mktemp)
 set +e
-cargo test --locked --all-targets 2>&1 | tee "$log"
+cargo test --locked --all-targets --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" -ne 0 ] || scripts/ci/soak.sh || status=$?

@@ -228,12 +228,16 @@ pub fn document_for(policy: &Policy) -> Value {
         .into_iter()
         .flat_map(|p| p.values_mut())
     {
+        // A path item holds its operations and also `servers`, `parameters`, …: only the
+        // operations (objects) have parameters of their own.
         for op in item
             .as_object_mut()
             .into_iter()
             .flat_map(|i| i.values_mut())
+            .filter_map(Value::as_object_mut)
         {
-            for param in op["parameters"].as_array_mut().into_iter().flatten() {
+            let params = op.get_mut("parameters").and_then(Value::as_array_mut);
+            for param in params.into_iter().flatten() {
                 if param["name"] == "X-Processing-Activity" {
                     param["schema"]["enum"] = json!(ids);
                 }
