@@ -206,6 +206,12 @@ fn audit_parts(path: &str, item: &mut Value) {
             "A verification of the log is already running (Retry-After).",
         );
         add("503", "Not available; in particular when the audit record of this query cannot be written: no answer is released.");
+        if path == "/audit/v1/inzage" {
+            add(
+                "415",
+                "The body is not application/json (unsupportedMediaType).",
+            );
+        }
     }
     item.insert(
         "servers".into(),
