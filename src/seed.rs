@@ -820,7 +820,18 @@ pub fn seed(
         }};
     }
     match &mut *conn {
-        DbConnection::Postgresql(c) => fill!(c),
+        DbConnection::Postgresql(c) => {
+            use diesel::connection::SimpleConnection;
+            let seeded = fill!(c)?;
+            // Fresh statistics for the planner: before autovacuum gets round to it, it
+            // guesses thousands of relations per BSN and hash-joins all employers (a UWV
+            // lookup by BSN took 11 ms instead of 0.1 ms at 1M persons).
+            c.batch_execute(
+                "ANALYZE rni_personen, postcodegebieden, ingezetenen, uwv_werkgevers, \
+                 uwv_dienstverbanden, uwv_uitkeringen, svb_uitkeringen, svb_a1_verklaringen",
+            )?;
+            Ok(seeded)
+        }
         DbConnection::Sqlite(c) => {
             use diesel::connection::SimpleConnection;
             // Rows arrive in generation order, not key order: with SQLite's default 2 MB page
