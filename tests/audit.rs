@@ -124,30 +124,10 @@ async fn inzage(app: &TestApp, token: &str, bsn: &str, accept: Option<&str>) -> 
     .await
 }
 
-/// The fullest stay address in `gemeente`: (postcode, huisnummer).
-fn fullest_address(app: &TestApp, gemeente: &str) -> (String, i32) {
-    let db = app.database();
-    let mut conn = db.checkout().unwrap();
-    use doelpoort::storage::schema::rni_personen::dsl::*;
-    let mut rows: Vec<(Option<String>, Option<i32>, i64)> = rni_personen
-        .filter(verblijf_gemeentecode.eq(gemeente))
-        .group_by((verblijf_postcode, verblijf_huisnummer))
-        .select((
-            verblijf_postcode,
-            verblijf_huisnummer,
-            diesel::dsl::count_star(),
-        ))
-        .load(&mut *conn)
-        .unwrap();
-    rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-    let (pc, hn, _) = rows.into_iter().next().expect("the seed gave it persons");
-    (pc.unwrap(), hn.unwrap())
-}
-
 /// A real disclosure: `client` (a gemeente) asks for the persons at its fullest address.
 /// Returns the BSNs disclosed and the X-Disclosure-Id.
 async fn disclose(app: &TestApp, client: &str, gemeente: &str) -> (Vec<String>, String) {
-    let (pc, hn) = fullest_address(app, gemeente);
+    let (pc, hn) = common::fullest_address(app, gemeente);
     let res = app
         .client(client)
         .get(app.data_url(&format!("/api/v1/rni/adressen/{pc}/{hn}")))
@@ -176,7 +156,7 @@ async fn disclose(app: &TestApp, client: &str, gemeente: &str) -> (Vec<String>, 
 
 /// A refused request (another gemeente's address: 403 outOfScope, recorded).
 async fn refuse(app: &TestApp, client: &str, other_gemeente: &str) {
-    let (pc, hn) = fullest_address(app, other_gemeente);
+    let (pc, hn) = common::fullest_address(app, other_gemeente);
     let res = app
         .client(client)
         .get(app.data_url(&format!("/api/v1/rni/adressen/{pc}/{hn}")))

@@ -44,30 +44,10 @@ fn officer(app: &TestApp, oin: &str) -> String {
         .unwrap()
 }
 
-/// The fullest stay address in `gemeente`: (postcode, huisnummer).
-fn fullest_address(app: &TestApp, gemeente: &str) -> (String, i32) {
-    let db = app.database();
-    let mut conn = db.checkout().unwrap();
-    use doelpoort::storage::schema::rni_personen::dsl::*;
-    let mut rows: Vec<(Option<String>, Option<i32>, i64)> = rni_personen
-        .filter(verblijf_gemeentecode.eq(gemeente))
-        .group_by((verblijf_postcode, verblijf_huisnummer))
-        .select((
-            verblijf_postcode,
-            verblijf_huisnummer,
-            diesel::dsl::count_star(),
-        ))
-        .load(&mut *conn)
-        .unwrap();
-    rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-    let (pc, hn, _) = rows.into_iter().next().expect("the seed gave it persons");
-    (pc.unwrap(), hn.unwrap())
-}
-
 /// `client` asks for the persons at the fullest address of `gemeente` under
 /// rni-adresoverzicht: their BSNs when it is its own gemeente (200), none when refused (403).
 async fn ask(app: &TestApp, client: &str, gemeente: &str) -> Vec<String> {
-    let (pc, hn) = fullest_address(app, gemeente);
+    let (pc, hn) = common::fullest_address(app, gemeente);
     let res = app
         .client(client)
         .get(app.data_url(&format!("/api/v1/rni/adressen/{pc}/{hn}")))

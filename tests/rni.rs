@@ -30,27 +30,6 @@ async fn get(
     common::answer(res).await
 }
 
-/// (postcode, huisnummer, persons) of every stay address in `gemeente`, most persons first.
-fn addresses(app: &TestApp, gemeente: &str) -> Vec<(String, i32, i64)> {
-    let db = app.database();
-    let mut conn = db.checkout().unwrap();
-    use doelpoort::storage::schema::rni_personen::dsl::*;
-    let mut rows: Vec<(Option<String>, Option<i32>, i64)> = rni_personen
-        .filter(verblijf_gemeentecode.eq(gemeente))
-        .group_by((verblijf_postcode, verblijf_huisnummer))
-        .select((
-            verblijf_postcode,
-            verblijf_huisnummer,
-            diesel::dsl::count_star(),
-        ))
-        .load(&mut *conn)
-        .unwrap();
-    rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-    rows.into_iter()
-        .map(|(p, h, n)| (p.unwrap(), h.unwrap(), n))
-        .collect()
-}
-
 fn area_of(app: &TestApp, pc4: &str) -> String {
     let db = app.database();
     let mut conn = db.checkout().unwrap();
@@ -63,7 +42,7 @@ fn area_of(app: &TestApp, pc4: &str) -> String {
 
 async fn counts_and_overview(backend: Backend) {
     let app = app(backend).await;
-    let own = addresses(&app, "0363");
+    let own = common::addresses(&app, "0363");
     assert!(
         own.len() > 10,
         "the seed gave Amsterdam too few addresses: {}",
@@ -113,7 +92,7 @@ async fn counts_and_overview(backend: Backend) {
         .unwrap()
         .iter()
         .all(|a| a["postcode"] == pc.as_str()));
-    let theirs = addresses(&app, "0599")[0].0.clone();
+    let theirs = common::addresses(&app, "0599")[0].0.clone();
     let (status, body, id) = get(
         &app,
         "gemeente-0363",

@@ -419,3 +419,34 @@ pub fn no_client_cert_config(ca: &Path) -> rustls::ClientConfig {
         .with_root_certificates(roots)
         .with_no_client_auth()
 }
+
+/// (postcode, huisnummer, persons) of every stay address in `gemeente`, most persons first.
+pub fn addresses(app: &TestApp, gemeente: &str) -> Vec<(String, i32, i64)> {
+    let db = app.database();
+    let mut conn = db.checkout().unwrap();
+    use diesel::prelude::*;
+    use doelpoort::storage::schema::rni_personen::dsl::*;
+    let mut rows: Vec<(Option<String>, Option<i32>, i64)> = rni_personen
+        .filter(verblijf_gemeentecode.eq(gemeente))
+        .group_by((verblijf_postcode, verblijf_huisnummer))
+        .select((
+            verblijf_postcode,
+            verblijf_huisnummer,
+            diesel::dsl::count_star(),
+        ))
+        .load(&mut *conn)
+        .unwrap();
+    rows.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    rows.into_iter()
+        .map(|(p, h, n)| (p.unwrap(), h.unwrap(), n))
+        .collect()
+}
+
+/// The fullest stay address in `gemeente`: (postcode, huisnummer).
+pub fn fullest_address(app: &TestApp, gemeente: &str) -> (String, i32) {
+    let (pc, hn, _) = addresses(app, gemeente)
+        .into_iter()
+        .next()
+        .expect("the seed gave it persons");
+    (pc, hn)
+}
