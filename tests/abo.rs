@@ -243,7 +243,7 @@ async fn experiment(backend: Backend) {
     assert_eq!(history(&app, &p.burgerservicenummer).len(), 2);
 
     // Concurrent updates of one person: every one applied, each keeping its predecessor.
-    let updates = (0..6).map(|i| {
+    let updates = (0..12).map(|i| {
         let app = &app;
         let bsn = p.burgerservicenummer.clone();
         let body = adres(&nieuw, 100 + i);
@@ -255,7 +255,7 @@ async fn experiment(backend: Backend) {
         .iter()
         .map(|r| r.0)
         .collect();
-    assert_eq!(numbers, (1..=8).collect::<Vec<_>>());
+    assert_eq!(numbers, (1..=14).collect::<Vec<_>>());
     app.stop().await;
 }
 

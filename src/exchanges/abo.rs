@@ -320,8 +320,8 @@ pub(crate) async fn wijzig_verblijfsadres(
     );
     let bijgewerkt: RniPersoon = db
         .run(move |c| {
-            // Concurrent changes of one person claim the same history number; the loser
-            // starts again from the winner's address.
+            // `apply` serialises changes of one person on its row lock; should a unique
+            // violation still come (a history row written outside this path), start again.
             let mut attempt = 0;
             loop {
                 attempt += 1;
@@ -360,11 +360,10 @@ type NieuwAdres = (
     String,
 );
 
-/// The current address to the history, numbered after the person's last change. One
-/// statement that writes first: on SQLite it takes the write lock before it reads (so
-/// concurrent changes queue instead of failing), on PostgreSQL a concurrent change of the
-/// same person claims the same number and one of the two gets a unique violation. The
-/// parameters appear in the text in their own order: SQLite numbers `$n` by first appearance.
+/// The current address to the history, numbered after the person's last change. Run after
+/// the person's row is locked (see `apply`), so the number read is the last committed one.
+/// The parameters appear in the text in their own order: SQLite numbers `$n` by first
+/// appearance.
 const TO_HISTORY: &str = "INSERT INTO rni_verblijfsadres_historie (burgerservicenummer, volgnummer, \
     verblijf_straat, verblijf_huisnummer, verblijf_huisletter, verblijf_toevoeging, verblijf_postcode, \
     verblijf_woonplaats, verblijf_gemeentecode, verblijf_datum_aanvang, gewijzigd_op_ms, \
@@ -385,6 +384,13 @@ fn apply(
 ) -> Result<RniPersoon, diesel::result::Error> {
     use diesel::sql_types::{BigInt, Text};
     c.transaction(|c| {
+        // Lock the person first (a row lock on PostgreSQL, the write lock on SQLite): a
+        // concurrent change of the same person waits here for this one to commit, and then
+        // numbers its history after it, instead of claiming the same number.
+        use crate::storage::schema::rni_personen::dsl as p;
+        diesel::update(p::rni_personen.find(nummer))
+            .set(p::verblijf_straat.eq(p::verblijf_straat))
+            .execute(c)?;
         let moved = diesel::sql_query(TO_HISTORY)
             .bind::<BigInt, _>(now_ms())
             .bind::<Text, _>(door)
@@ -396,7 +402,6 @@ fn apply(
         }
         let (straat, huisnummer, huisletter, toevoeging, postcode, woonplaats, gemeente, datum) =
             nieuw;
-        use crate::storage::schema::rni_personen::dsl as p;
         diesel::update(p::rni_personen.find(nummer))
             .set((
                 p::verblijf_straat.eq(Some(straat)),
