@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{raw, spawn_app_with, Backend, TestApp};
@@ -25,47 +23,12 @@ const CASE: &str = "x-case-reference";
 /// Fails the elfproef (147 mod 11 = 4).
 const BAD_BSN: &str = "123456789";
 
-// --- logs ------------------------------------------------------------------------------------
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line of this test binary (JSON), captured from the first call on.
-fn logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_env_filter("info")
-            .with_writer(move || writer.clone())
-            .init();
-        captured
-    })
-}
-
-fn log_text() -> String {
-    String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned()
-}
-
 // --- the gateway -----------------------------------------------------------------------------
 
 /// A gateway with a small synthetic dataset and the register's rate limits lifted (a test that
 /// sends a thousand requests must meet the validation, not `tooManyRequests`).
 async fn app(backend: Backend) -> TestApp {
-    logs();
+    common::logs::capture("info");
     spawn_app_with(backend, |settings| {
         settings.datasets.seed_persons = 300;
         common::lift_rate_limits(settings);
@@ -190,7 +153,7 @@ fn assert_refused(a: &Answer, case: &str) {
         .request_id
         .as_deref()
         .expect("every answer has X-Request-Id");
-    let logged = log_text()
+    let logged = common::logs::text()
         .lines()
         .any(|l| l.contains(id) && l.contains("request refused"));
     assert!(logged, "{case}: the refusal ({id}) was not logged");
@@ -1269,7 +1232,7 @@ async fn request_smuggling_is_refused_by_the_parser() {
                 .find_map(|l| l.strip_prefix("x-request-id: "))
                 .unwrap_or_else(|| panic!("{case}: no request id: {answer}"));
             assert!(
-                log_text()
+                common::logs::text()
                     .lines()
                     .any(|l| l.contains(id.trim()) && l.contains("request refused")),
                 "{case}: not logged"

@@ -3,36 +3,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::routes::{routes, SUBJECTS};
 use common::{spawn_app_with_routes, Backend};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_bsn_in_the_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(true)
-        .with_env_filter("trace")
-        .with_writer(move || writer.clone())
-        .init();
+    common::logs::capture("trace");
 
     let app = spawn_app_with_routes(Backend::Sqlite, |_| {}, routes).await;
     let [bsn, other] = SUBJECTS;
@@ -67,7 +43,7 @@ async fn no_bsn_in_the_logs() {
     }
     app.stop().await;
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = common::logs::text();
     assert!(
         text.lines().count() > 20,
         "too little was logged to judge:\n{text}"

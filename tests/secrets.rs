@@ -5,25 +5,10 @@
 
 mod common;
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::sync::{Arc, Mutex};
 
 use common::{spawn_app, Backend};
 use doelpoort::startup::Application;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The secret files a dev gateway in `app` made, relative to its folder.
 const SECRETS: [&str; 5] = [
@@ -36,15 +21,7 @@ const SECRETS: [&str; 5] = [
 
 #[tokio::test]
 async fn secrets_are_private_refused_when_readable_and_never_logged() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(true)
-        .with_env_filter("trace")
-        .with_writer(move || writer.clone())
-        .init();
+    common::logs::capture("trace");
 
     let app = spawn_app(Backend::Sqlite).await;
     // Made owner-only.
@@ -94,7 +71,7 @@ async fn secrets_are_private_refused_when_readable_and_never_logged() {
         .collect();
     app.stop().await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = common::logs::text();
     assert!(logs.lines().count() > 20, "too little logged to judge");
     for (file, text) in &secrets {
         // Hex keys whole; PEM keys by every line of their base64 body.

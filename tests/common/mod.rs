@@ -2,6 +2,7 @@
 //! file or a new PostgreSQL database), ephemeral ports, real TLS.
 #![allow(dead_code)] // each test binary uses its own part of this
 
+pub mod logs;
 pub mod raw;
 pub mod routes;
 
