@@ -14,9 +14,12 @@
 //! `--paths FILE` GETs the paths of FILE in turn in the same way; with `--bodies` too, line i
 //! of one goes with line i of the other (e.g. `--method PUT` updates of many persons).
 //!
-//! For steady load instead of as much as possible (the soak, scripts/soak.sh): `--rate R`
-//! sends at most R requests per second per connection, and `--expect 200,403` names the
-//! statuses this request is meant to get (default: any 2xx). Every status is counted; the
+//! For steady load instead of as much as possible (the soak, scripts/soak.sh, and the paced
+//! rows of scripts/bench.sh): `--rate R` sends R requests per second per connection on a fixed
+//! schedule, and the latency of each is measured from the moment the schedule meant to send it
+//! (as wrk2 does): a request held back because the one before it was slow counts that wait,
+//! so a stall is not hidden by the requests it kept from being sent ("coordinated omission").
+//! `--expect 200,403` names the statuses this request is meant to get (default: any 2xx). Every status is counted; the
 //! first unexpected answer is printed to stderr.
 //!
 //! It talks only to the address given (loopback in every documented use) and stops by itself.
@@ -163,7 +166,8 @@ async fn connection(
     };
     let mut pace = (args.rate > 0.0).then(|| {
         let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
-        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Late ticks fire at once, each with the instant it was due.
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         i
     });
     while Instant::now() < until {
@@ -193,9 +197,10 @@ async fn connection(
         tokio::spawn(conn);
         // Keep-alive: requests back to back on this connection until the time is up.
         while Instant::now() < until {
-            if let Some(pace) = pace.as_mut() {
-                pace.tick().await;
-            }
+            let due = match pace.as_mut() {
+                Some(pace) => Some(pace.tick().await.into_std()),
+                None => None,
+            };
             next += 1;
             let (method, body) = match args.bodies.len() {
                 0 => ("GET", Bytes::new()),
@@ -217,7 +222,7 @@ async fn connection(
                 req = req.header(k, v);
             }
             let req = req.body(Full::new(body)).unwrap();
-            let started = Instant::now();
+            let started = due.unwrap_or_else(Instant::now);
             let res = match sender.send_request(req).await {
                 Ok(res) => res,
                 Err(_) => {

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::persoon::persoon;
-use super::territory::{require_postcode_in_scope, unavailable};
-use crate::domain::{Bsn, Postcode};
+use super::territory::{
+    gemeente_in, require_area_in_scope, require_postcode_in_scope, unavailable,
+};
+use crate::domain::{Bsn, Gemeentecode, Postcode};
 use crate::policy::enforce::{Doelbinding, Exchange};
 use crate::policy::Operation;
 use crate::problem::{Problem, ProblemCode};
@@ -251,11 +253,18 @@ pub(crate) async fn adressen(
             "Een toevoeging is 1 tot 4 letters of cijfers.",
         ));
     }
-    require_postcode_in_scope(&d, &db, postcode).await?;
     let (pc, toevoeging) = (postcode.as_str().to_owned(), q.toevoeging.clone());
     let hl = huisletter.clone();
-    let found: Vec<RniPersoon> = db
+    let scoped = d.activity().scope != crate::policy::Scope::None;
+    // The postcode's area and the persons in one trip to the database; the scope is checked
+    // on the area before anything about the persons is used.
+    let (gebied, found): (Option<Gemeentecode>, Vec<RniPersoon>) = db
         .run(move |c| {
+            let gebied = if scoped {
+                gemeente_in(c, postcode)?
+            } else {
+                None
+            };
             use crate::storage::schema::rni_personen::dsl::*;
             let rows: Vec<RniPersoon> = rni_personen
                 .filter(verblijf_postcode.eq(pc))
@@ -263,14 +272,16 @@ pub(crate) async fn adressen(
                 .order(burgerservicenummer)
                 .select(RniPersoon::as_select())
                 .load(c)?;
-            Ok(rows
+            let rows = rows
                 .into_iter()
                 .filter(|p| hl.is_none() || p.verblijf_huisletter == hl)
                 .filter(|p| toevoeging.is_none() || p.verblijf_toevoeging == toevoeging)
-                .collect())
+                .collect();
+            Ok((gebied, rows))
         })
         .await
         .map_err(unavailable)?;
+    require_area_in_scope(&d, gebied)?;
     let subjects: Vec<Bsn> = found
         .iter()
         .filter_map(|p| Bsn::parse(&p.burgerservicenummer).ok())

@@ -7,7 +7,7 @@ use crate::domain::{Gemeentecode, Postcode};
 use crate::policy::enforce::{Doelbinding, Exchange};
 use crate::problem::{Problem, ProblemCode};
 use crate::storage::schema::postcodegebieden;
-use crate::storage::Database;
+use crate::storage::{Database, DbConnection};
 
 /// A source that cannot be read: logged here, 503 to the caller (never the cause).
 pub fn unavailable(e: impl std::fmt::Display) -> Problem {
@@ -20,17 +20,19 @@ pub async fn gemeente_of(
     db: &Database,
     postcode: Postcode,
 ) -> Result<Option<Gemeentecode>, Problem> {
-    let pc4 = postcode.as_str()[..4].to_owned();
-    let found: Option<String> = db
-        .run(move |c| {
-            postcodegebieden::table
-                .find(pc4)
-                .select(postcodegebieden::gemeentecode)
-                .first(c)
-                .optional()
-        })
+    db.run(move |c| gemeente_in(c, postcode))
         .await
-        .map_err(unavailable)?;
+        .map_err(unavailable)
+}
+
+/// `gemeente_of` on a connection already in hand, for a handler that reads the area together
+/// with its data in one round trip to the blocking pool.
+pub fn gemeente_in(c: &mut DbConnection, postcode: Postcode) -> QueryResult<Option<Gemeentecode>> {
+    let found: Option<String> = postcodegebieden::table
+        .find(&postcode.as_str()[..4])
+        .select(postcodegebieden::gemeentecode)
+        .first(c)
+        .optional()?;
     Ok(found.and_then(|g| Gemeentecode::parse(&g).ok()))
 }
 
@@ -44,8 +46,17 @@ pub async fn require_postcode_in_scope<E: Exchange>(
     if d.activity().scope == crate::policy::Scope::None {
         return Ok(());
     }
-    match gemeente_of(db, postcode).await? {
+    require_area_in_scope(d, gemeente_of(db, postcode).await?)
+}
+
+/// The check of `require_postcode_in_scope`, on the area's gemeente as `gemeente_in` found it.
+pub fn require_area_in_scope<E: Exchange>(
+    d: &Doelbinding<E>,
+    gebied: Option<Gemeentecode>,
+) -> Result<(), Problem> {
+    match gebied {
         Some(g) => d.require_scope(g),
+        None if d.activity().scope == crate::policy::Scope::None => Ok(()),
         None => {
             Err(Problem::new(ProblemCode::OutOfScope)
                 .detail("Deze postcode ligt niet in uw gemeente."))
