@@ -157,15 +157,20 @@ async fn connection(
     args: Arc<Args>,
     tls: Arc<rustls::ClientConfig>,
     until: Instant,
-    first: usize,
+    index: usize,
 ) -> Tally {
-    let mut next = first;
+    // Where this connection starts in the request sets: apart from the others.
+    let mut next = index * 7919;
     let mut tally = Tally {
         hist: Some(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()),
         ..Tally::default()
     };
     let mut pace = (args.rate > 0.0).then(|| {
-        let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
+        // The connections' schedules spread evenly over one period: all of them due at the same
+        // instant would be a burst of N requests each period, not a steady rate.
+        let period = Duration::from_secs_f64(1.0 / args.rate);
+        let phase = period.mul_f64(index as f64 / args.connections.max(1) as f64);
+        let mut i = tokio::time::interval_at(tokio::time::Instant::now() + phase, period);
         // Late ticks fire at once, each with the instant it was due.
         i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         i
@@ -270,10 +275,7 @@ fn main() {
     let until = started + Duration::from_secs(args.seconds);
     let tallies = rt.block_on(async {
         let tasks: Vec<_> = (0..args.connections)
-            .map(|i| {
-                let first = i * 7919;
-                tokio::spawn(connection(args.clone(), tls.clone(), until, first))
-            })
+            .map(|i| tokio::spawn(connection(args.clone(), tls.clone(), until, i)))
             .collect();
         let mut out = Vec::new();
         for t in tasks {
