@@ -136,9 +136,18 @@ pub fn discard(conn: &mut DbConnection) {
     }
 }
 
+/// The WAL size from which the checkpointer truncates (see `spawn_wal_checkpointer`).
+const WAL_TRUNCATE_BYTES: u64 = 16 << 20;
+
 /// Checkpoints the SQLite WAL into the database file every 250 ms, beside the writers (a
-/// PASSIVE checkpoint never blocks them), and truncates it when it has grown. Stops when the
-/// database file goes away.
+/// PASSIVE checkpoint never blocks them). A PASSIVE checkpoint cannot reset the WAL while
+/// readers keep using it, so under steady read load the WAL only grows: once it passes
+/// `WAL_TRUNCATE_BYTES`, or after a checkpoint failed (a full disk), the checkpoint is a
+/// TRUNCATE, which waits (at most 100 ms) for the readers of the moment, holds new writers
+/// back while it copies, and gives the WAL's space back. Without that, a WAL that had grown
+/// into space freed after a full disk filled the disk again by itself (seen in
+/// `faults::sqlite_disk_full_under_load` on a loaded machine). Stops when the database file
+/// goes away.
 fn spawn_wal_checkpointer(path: PathBuf) {
     let run = move || {
         let mut conn = match SqliteConnection::establish(&path.to_string_lossy()) {
@@ -148,17 +157,25 @@ fn spawn_wal_checkpointer(path: PathBuf) {
                 return;
             }
         };
-        let _ = conn.batch_execute("PRAGMA busy_timeout = 5000;");
+        // How long a TRUNCATE may hold new writers back waiting for readers (PASSIVE never
+        // waits): short, so that a long reader costs a commit at most this, and the
+        // checkpoint is tried again in 250 ms.
+        let _ = conn.batch_execute("PRAGMA busy_timeout = 100;");
         let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let mut failed = false;
         while path.exists() {
             std::thread::sleep(Duration::from_millis(250));
             let big = std::fs::metadata(&wal)
-                .map(|m| m.len() > 64 << 20)
+                .map(|m| m.len() > WAL_TRUNCATE_BYTES)
                 .unwrap_or(false);
-            let mode = if big { "TRUNCATE" } else { "PASSIVE" };
-            if let Err(e) = conn.batch_execute(&format!("PRAGMA wal_checkpoint({mode});")) {
-                tracing::warn!(error = %e, "SQLite WAL checkpoint failed; will retry");
-            }
+            let mode = if big || failed { "TRUNCATE" } else { "PASSIVE" };
+            failed = match conn.batch_execute(&format!("PRAGMA wal_checkpoint({mode});")) {
+                Ok(()) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, mode, "SQLite WAL checkpoint failed; will retry");
+                    true
+                }
+            };
         }
     };
     let _ = std::thread::Builder::new()
