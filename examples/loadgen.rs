@@ -19,8 +19,8 @@
 //! schedule, and the latency of each is measured from the moment the schedule meant to send it
 //! (as wrk2 does): a request held back because the one before it was slow counts that wait,
 //! so a stall is not hidden by the requests it kept from being sent ("coordinated omission").
-//! `--expect 200,403` names the statuses this request is meant to get (default: any 2xx). Every status is counted; the
-//! first unexpected answer is printed to stderr.
+//! `--expect 200,403` names the statuses this request is meant to get (default: any 2xx).
+//! Every status is counted; the first unexpected answer is printed to stderr.
 //!
 //! It talks only to the address given (loopback in every documented use) and stops by itself.
 
