@@ -319,21 +319,7 @@ pub(crate) async fn wijzig_verblijfsadres(
         adres.datum_aanvang.format("%Y-%m-%d").to_string(),
     );
     let bijgewerkt: RniPersoon = db
-        .run(move |c| {
-            // `apply` serialises changes of one person on its row lock; should a unique
-            // violation still come (a history row written outside this path), start again.
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                match apply(c, &nummer, &nieuw, &door, &id) {
-                    Err(diesel::result::Error::DatabaseError(
-                        diesel::result::DatabaseErrorKind::UniqueViolation,
-                        _,
-                    )) if attempt < 5 => continue,
-                    other => return other,
-                }
-            }
-        })
+        .run(move |c| apply(c, &nummer, &nieuw, &door, &id))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "stay address not changed after its disclosure record");

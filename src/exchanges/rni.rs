@@ -255,16 +255,11 @@ pub(crate) async fn adressen(
     }
     let (pc, toevoeging) = (postcode.as_str().to_owned(), q.toevoeging.clone());
     let hl = huisletter.clone();
-    let scoped = d.activity().scope != crate::policy::Scope::None;
     // The postcode's area and the persons in one trip to the database; the scope is checked
     // on the area before anything about the persons is used.
     let (gebied, found): (Option<Gemeentecode>, Vec<RniPersoon>) = db
         .run(move |c| {
-            let gebied = if scoped {
-                gemeente_in(c, postcode)?
-            } else {
-                None
-            };
+            let gebied = gemeente_in(c, postcode)?;
             use crate::storage::schema::rni_personen::dsl::*;
             let rows: Vec<RniPersoon> = rni_personen
                 .filter(verblijf_postcode.eq(pc))

@@ -137,12 +137,12 @@ pub fn discard(conn: &mut DbConnection) {
 }
 
 /// The WAL size from which the checkpointer restarts the WAL (see `spawn_wal_checkpointer`).
-const WAL_TRUNCATE_BYTES: u64 = 16 << 20;
+const WAL_RESTART_BYTES: u64 = 16 << 20;
 
 /// Checkpoints the SQLite WAL into the database file every 250 ms, beside the writers (a
 /// PASSIVE checkpoint never blocks them). A PASSIVE checkpoint cannot reset the WAL while
 /// readers keep using it, so under steady read load the WAL only grows. When it has grown past
-/// `WAL_TRUNCATE_BYTES` since the last round, the checkpoint is a RESTART: it waits (at most
+/// `WAL_RESTART_BYTES` since the last round, the checkpoint is a RESTART: it waits (at most
 /// 100 ms) for the readers of the moment, holds new writers back while it copies, and makes
 /// the next writer start the WAL from its beginning, so the file stops growing (its space is
 /// reused). Only then: a RESTART at every round past the size cost SQLite's group commit a
@@ -172,7 +172,7 @@ fn spawn_wal_checkpointer(path: PathBuf) {
             let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
             // Growing: the WAL was not reset since the last round (a reset reuses the file
             // from its start, and its length stays).
-            let growing = len > WAL_TRUNCATE_BYTES && len > last_len;
+            let growing = len > WAL_RESTART_BYTES && len > last_len;
             last_len = len;
             let mode = match (failed, growing) {
                 (true, _) => "TRUNCATE",
