@@ -55,7 +55,7 @@ pub struct Record {
 
 /// A record as stored: with its instance, sequence number and chain hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Insertable, Queryable, Selectable)]
-#[diesel(table_name = disclosure_records)]
+#[diesel(table_name = disclosure_records, treat_none_as_default_value = false)]
 pub struct StoredRecord {
     pub instance_id: String,
     pub seq: i64,

@@ -208,14 +208,13 @@ fn write_on(
             chrono::Utc::now().timestamp_millis(),
         )
     });
+    // PostgreSQL takes the batch as one binary COPY: no statement to parse and plan per
+    // batch size, and the rows go into the heap page by page. SQLite: one prepared INSERT, row by row
+    // (parsing one multi-row INSERT per batch costs more there).
     macro_rules! insert_all {
-        ($c:expr) => {
+        ($c:expr, $insert_records:expr) => {
             $c.transaction::<_, diesel::result::Error, _>(|c| {
-                for chunk in rows.chunks(1000) {
-                    diesel::insert_into(disclosure_records::table)
-                        .values(chunk)
-                        .execute(c)?;
-                }
+                $insert_records(c)?;
                 if let Some(cp) = &cp {
                     diesel::insert_into(disclosure_checkpoints::table)
                         .values(cp)
@@ -226,8 +225,20 @@ fn write_on(
         };
     }
     let result = match conn {
-        DbConnection::Postgresql(c) => insert_all!(c),
-        DbConnection::Sqlite(c) => insert_all!(c),
+        DbConnection::Postgresql(c) => insert_all!(c, |c: &mut diesel::PgConnection| {
+            diesel::copy_from(disclosure_records::table)
+                .from_insertable(&rows)
+                .execute(c)
+                .map(drop)
+        }),
+        DbConnection::Sqlite(c) => insert_all!(c, |c: &mut diesel::SqliteConnection| {
+            for row in &rows {
+                diesel::insert_into(disclosure_records::table)
+                    .values(row)
+                    .execute(c)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        }),
     };
     result.map_err(|e| LogError::Unavailable(e.to_string()))?;
     *head = Some(next);

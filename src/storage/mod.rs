@@ -142,11 +142,13 @@ const WAL_RESTART_BYTES: u64 = 16 << 20;
 /// Checkpoints the SQLite WAL into the database file every 250 ms, beside the writers (a
 /// PASSIVE checkpoint never blocks them). A PASSIVE checkpoint cannot reset the WAL while
 /// readers keep using it, so under steady read load the WAL only grows. When it has grown past
-/// `WAL_RESTART_BYTES` since the last round, the checkpoint is a RESTART: it waits (at most
-/// 100 ms) for the readers of the moment, holds new writers back while it copies, and makes
-/// the next writer start the WAL from its beginning, so the file stops growing (its space is
-/// reused). Only then: a RESTART at every round past the size cost SQLite's group commit a
-/// fifth of its throughput and doubled its p99. After a failed checkpoint (a full disk) it is
+/// `WAL_RESTART_BYTES` since the last round, the checkpoint is a PASSIVE one and then a
+/// RESTART: the RESTART waits (at most 100 ms) for the readers of the moment, holds new writers
+/// back while it copies, and makes the next writer start the WAL from its beginning, so the
+/// file stops growing (its space is reused); the PASSIVE one before it has copied all but the
+/// last frames beside the writers, so that they are held back only briefly. Only when growing:
+/// a RESTART at every round past the size cost SQLite's group commit a fifth of its
+/// throughput and doubled its p99. After a failed checkpoint (a full disk) it is
 /// a TRUNCATE, which also gives the space back. Without these, a WAL that had grown into space
 /// freed after a full disk filled the disk again by itself (seen in
 /// `faults::sqlite_disk_full_under_load` on a loaded machine). Stops when the database file
@@ -174,15 +176,17 @@ fn spawn_wal_checkpointer(path: PathBuf) {
             // from its start, and its length stays).
             let growing = len > WAL_RESTART_BYTES && len > last_len;
             last_len = len;
-            let mode = match (failed, growing) {
-                (true, _) => "TRUNCATE",
-                (false, true) => "RESTART",
-                (false, false) => "PASSIVE",
+            // Before a RESTART, a PASSIVE checkpoint copies what it can beside the writers,
+            // so that the RESTART, which holds them back, has only the last frames to copy.
+            let pragmas = match (failed, growing) {
+                (true, _) => "PRAGMA wal_checkpoint(TRUNCATE);",
+                (false, true) => "PRAGMA wal_checkpoint(PASSIVE); PRAGMA wal_checkpoint(RESTART);",
+                (false, false) => "PRAGMA wal_checkpoint(PASSIVE);",
             };
-            failed = match conn.batch_execute(&format!("PRAGMA wal_checkpoint({mode});")) {
+            failed = match conn.batch_execute(pragmas) {
                 Ok(()) => false,
                 Err(e) => {
-                    tracing::warn!(error = %e, mode, "SQLite WAL checkpoint failed; will retry");
+                    tracing::warn!(error = %e, pragmas, "SQLite WAL checkpoint failed; will retry");
                     true
                 }
             };
