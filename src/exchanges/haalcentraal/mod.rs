@@ -246,6 +246,11 @@ async fn zoek(db: &Database, criteria: Criteria) -> Result<Vec<RniPersoon>, Prob
         use crate::storage::schema::rni_personen::dsl::*;
         let base = rni_personen.select(RniPersoon::as_select());
         let rows: Vec<RniPersoon> = match &criteria {
+            // One BSN (a raadpleging, nearly always): `=`, a statement the connection keeps
+            // prepared; `IN (…)` is parsed and planned anew on every call.
+            Criteria::Burgerservicenummers(bsns) if bsns.len() == 1 => base
+                .filter(burgerservicenummer.eq(bsns[0].as_str()))
+                .load(c)?,
             Criteria::Burgerservicenummers(bsns) => base
                 .filter(burgerservicenummer.eq_any(bsns.iter().map(|b| b.as_str().to_owned())))
                 .order(burgerservicenummer)
