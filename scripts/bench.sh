@@ -27,7 +27,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-PG_ADMIN="${DOELPOORT_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+# PostgreSQL: by default a cluster of the bench's own (initdb into a temporary folder, on
+# PG_PORT), set up as a production server with this machine's memory would be (PG_SETTINGS);
+# the machine's shared server keeps Debian's defaults (128 MB of shared buffers, made for a
+# small machine), which the tests use. DOELPOORT_BENCH_POSTGRES_URL measures against another
+# server instead, as it is configured.
+PG_PORT="${PG_PORT:-54329}"
+PG_SETTINGS="${PG_SETTINGS:-shared_buffers=2GB effective_cache_size=8GB max_wal_size=4GB checkpoint_timeout=15min checkpoint_completion_target=0.9}"
+PG_ADMIN="${DOELPOORT_BENCH_POSTGRES_URL:-}"
 PERSONS="${PERSONS:-1000000}"
 SECONDS_EACH="${SECONDS_EACH:-10}"
 CONNECTIONS="${CONNECTIONS:-1 16 64 256}"
@@ -39,6 +46,34 @@ STAGES="${STAGES:-components e2e broker scale}"
 OUT="${OUT:-bench/RESULTS.md}"
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 
+PG_DIR=""
+# `as_postgres CMD…`: a server binary, as the postgres user when run as root (PostgreSQL
+# refuses to run as root).
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+if [ -z "$PG_ADMIN" ]; then
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -x "$PG_BIN/initdb" ] || {
+    echo "scripts/bench.sh: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin;" >&2
+    echo "  apt-get install postgresql, or set DOELPOORT_BENCH_POSTGRES_URL to a server to use" >&2
+    exit 1
+  }
+  PG_DIR=$(mktemp -d /tmp/doelpoort-bench-pg.XXXXXX)
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$PG_DIR"
+  echo "== PostgreSQL of the bench's own in $PG_DIR, port $PG_PORT: $PG_SETTINGS"
+  as_postgres "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres -E UTF8 --no-sync >/dev/null
+  PG_OPTS="-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1"
+  for setting in $PG_SETTINGS; do PG_OPTS+=" -c $setting"; done
+  as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -t 60 -o "$PG_OPTS" -l "$PG_DIR/server.log" start >/dev/null || {
+    tail -20 "$PG_DIR/server.log" >&2
+    exit 1
+  }
+  PG_ADMIN="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+  stop_private_pg() {
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$PG_DIR"
+  }
+  trap stop_private_pg EXIT
+fi
 pg_isready -q -d "$PG_ADMIN" || {
   echo "scripts/bench.sh: PostgreSQL is not reachable at $PG_ADMIN; start it with" >&2
   echo "  pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start" >&2
@@ -68,6 +103,8 @@ cleanup() {
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
   psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$WORK"
+  [ -n "$PG_DIR" ] && stop_private_pg
+  true
 }
 trap cleanup EXIT
 
@@ -335,7 +372,13 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "Written by \`scripts/bench.sh\` (stages: $STAGES) on $(date -u '+%Y-%m-%d %H:%M UTC'), commit \`$(git rev-parse --short HEAD)\`,"
   echo "$(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/Mem:/ { print $2 }') GiB,"
-  echo "PostgreSQL $(psql -At "$PG_ADMIN" -c 'SHOW server_version'). Server, database and load generator share the machine;"
+  if [ -n "$PG_DIR" ]; then
+    echo "PostgreSQL $(psql -At "$PG_ADMIN" -c 'SHOW server_version') in a cluster of the bench's own, as a production server of this size would be set up"
+    echo "(\`$PG_SETTINGS\`, everything else initdb's default: autovacuum on, synchronous commit, no TLS on loopback)."
+  else
+    echo "PostgreSQL $(psql -At "$PG_ADMIN" -c 'SHOW server_version') at DOELPOORT_BENCH_POSTGRES_URL, as configured there."
+  fi
+  echo "Server, database and load generator share the machine;"
   echo "load average when the script started: $LOAD_BEFORE (well above 0 means other work competed)."
   [ -n "$COMPONENTS" ] && printf '\n## Components\n\n%s' "$COMPONENTS"
   [ -n "$E2E" ] && printf '\n## End to end over mTLS (keep-alive)\n\n%s' "$E2E"

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use chrono::{Datelike, NaiveDate};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::seed::{omschrijving, RniPersoon};
 
@@ -85,12 +85,18 @@ fn without_nulls(v: &mut Value) {
 
 /// The RNI person as Haal Centraal's `Persoon`, complete (what is not known is left out).
 pub fn persoon(p: &RniPersoon, today: NaiveDate) -> Value {
-    let mut v = volledig(p, today);
+    persoon_met(p, today, |_| true)
+}
+
+/// The RNI person with only the top-level members that `wanted` names (the roots of the
+/// fields asked or allowed): a route that selects a few fields does not build the rest.
+pub fn persoon_met(p: &RniPersoon, today: NaiveDate, wanted: impl Fn(&str) -> bool) -> Value {
+    let mut v = Value::Object(leden(p, today, wanted));
     without_nulls(&mut v);
     v
 }
 
-fn volledig(p: &RniPersoon, today: NaiveDate) -> Value {
+fn leden(p: &RniPersoon, today: NaiveDate, wanted: impl Fn(&str) -> bool) -> Map<String, Value> {
     let achternaam = match &p.voorvoegsel {
         Some(v) => format!("{v} {}", p.geslachtsnaam),
         None => p.geslachtsnaam.clone(),
@@ -100,52 +106,83 @@ fn volledig(p: &RniPersoon, today: NaiveDate) -> Value {
         "V" => ("vrouw", "Geachte mevrouw", "mevrouw"),
         _ => ("onbekend", "Geachte", ""),
     };
-    let initialen = voorletters(&p.voornamen);
-    let deelnemer = json!({
-        "code": p.rni_deelnemer_code,
-        "omschrijving": deelnemer_omschrijving(&p.rni_deelnemer_code),
-    });
-    let rni = |categorie: &str| json!({ "deelnemer": deelnemer, "categorie": categorie });
-    json!({
-        "burgerservicenummer": p.burgerservicenummer,
-        "geslacht": { "code": p.geslacht, "omschrijving": geslacht },
-        "leeftijd": leeftijd(&p.geboortedatum, today),
-        "naam": {
-            "voornamen": p.voornamen,
-            "voorvoegsel": p.voorvoegsel,
-            "geslachtsnaam": p.geslachtsnaam,
-            "voorletters": initialen,
-            "volledigeNaam": format!("{} {achternaam}", p.voornamen),
-            "aanduidingNaamgebruik": { "code": "E", "omschrijving": "eigen geslachtsnaam" },
-        },
-        "geboorte": {
-            "datum": datum(&p.geboortedatum),
-            "plaats": { "omschrijving": p.geboorteplaats },
-            "land": waarde(&p.geboorteland_code),
-        },
-        "nationaliteiten": [{ "type": "Nationaliteit", "nationaliteit": waarde(&p.nationaliteit_code) }],
-        "verblijfplaats": {
-            "type": "VerblijfplaatsBuitenland",
-            "verblijfadres": {
-                "regel1": p.buitenland_adresregel1,
-                "regel2": p.buitenland_adresregel2,
-                "land": waarde(&p.buitenland_land_code),
+    let initialen = || voorletters(&p.voornamen);
+    let rni = |categorie: &str| {
+        json!({
+            "deelnemer": {
+                "code": p.rni_deelnemer_code,
+                "omschrijving": deelnemer_omschrijving(&p.rni_deelnemer_code),
             },
-        },
-        "gemeenteVanInschrijving": { "code": GEMEENTE_RNI, "omschrijving": "Registratie Niet Ingezetenen (RNI)" },
-        "adressering": {
-            "aanhef": format!("{aanhef} {}", capitalise(&achternaam)),
-            "aanschrijfwijze": { "naam": format!("{initialen} {achternaam}") },
-            "gebruikInLopendeTekst": format!("{lopend} {achternaam}").trim().to_owned(),
-            "adresregel1": p.buitenland_adresregel1,
-            "adresregel2": p.buitenland_adresregel2,
-            "land": waarde(&p.buitenland_land_code),
-        },
-        "rni": [rni("Persoon"), rni("Nationaliteit"), rni("Verblijfplaats")],
-        "datumInschrijvingRni": p.datum_inschrijving,
-        "tijdelijkVerblijfsadres": tijdelijk_verblijfsadres(p),
-        "contactgegevens": { "telefoonnummer": p.telefoonnummer, "emailadres": p.emailadres },
-    })
+            "categorie": categorie,
+        })
+    };
+    let leden: [(&str, &dyn Fn() -> Value); 13] = [
+        ("burgerservicenummer", &|| json!(p.burgerservicenummer)),
+        (
+            "geslacht",
+            &|| json!({ "code": p.geslacht, "omschrijving": geslacht }),
+        ),
+        ("leeftijd", &|| json!(leeftijd(&p.geboortedatum, today))),
+        ("naam", &|| {
+            json!({
+                "voornamen": p.voornamen,
+                "voorvoegsel": p.voorvoegsel,
+                "geslachtsnaam": p.geslachtsnaam,
+                "voorletters": initialen(),
+                "volledigeNaam": format!("{} {achternaam}", p.voornamen),
+                "aanduidingNaamgebruik": { "code": "E", "omschrijving": "eigen geslachtsnaam" },
+            })
+        }),
+        ("geboorte", &|| {
+            json!({
+                "datum": datum(&p.geboortedatum),
+                "plaats": { "omschrijving": p.geboorteplaats },
+                "land": waarde(&p.geboorteland_code),
+            })
+        }),
+        (
+            "nationaliteiten",
+            &|| json!([{ "type": "Nationaliteit", "nationaliteit": waarde(&p.nationaliteit_code) }]),
+        ),
+        ("verblijfplaats", &|| {
+            json!({
+                "type": "VerblijfplaatsBuitenland",
+                "verblijfadres": {
+                    "regel1": p.buitenland_adresregel1,
+                    "regel2": p.buitenland_adresregel2,
+                    "land": waarde(&p.buitenland_land_code),
+                },
+            })
+        }),
+        (
+            "gemeenteVanInschrijving",
+            &|| json!({ "code": GEMEENTE_RNI, "omschrijving": "Registratie Niet Ingezetenen (RNI)" }),
+        ),
+        ("adressering", &|| {
+            json!({
+                "aanhef": format!("{aanhef} {}", capitalise(&achternaam)),
+                "aanschrijfwijze": { "naam": format!("{} {achternaam}", initialen()) },
+                "gebruikInLopendeTekst": format!("{lopend} {achternaam}").trim().to_owned(),
+                "adresregel1": p.buitenland_adresregel1,
+                "adresregel2": p.buitenland_adresregel2,
+                "land": waarde(&p.buitenland_land_code),
+            })
+        }),
+        ("rni", &|| {
+            json!([rni("Persoon"), rni("Nationaliteit"), rni("Verblijfplaats")])
+        }),
+        ("datumInschrijvingRni", &|| json!(p.datum_inschrijving)),
+        ("tijdelijkVerblijfsadres", &|| tijdelijk_verblijfsadres(p)),
+        (
+            "contactgegevens",
+            &|| json!({ "telefoonnummer": p.telefoonnummer, "emailadres": p.emailadres }),
+        ),
+    ];
+    leden
+        .into_iter()
+        .filter(|(naam, _)| wanted(naam))
+        .map(|(naam, waarde)| (naam.to_owned(), waarde()))
+        .collect()
 }
 
 /// The temporary Dutch stay address, or `null` when the person gave none.
@@ -184,6 +221,45 @@ mod tests {
             serde_json::json!({ "a": null, "b": { "c": null, "d": 1 }, "e": [{ "f": null }] });
         without_nulls(&mut v);
         assert_eq!(v, serde_json::json!({ "b": { "d": 1 }, "e": [{}] }));
+    }
+
+    #[test]
+    fn a_selection_builds_only_the_members_asked_and_the_same_ones() {
+        let s = |v: &str| v.to_owned();
+        let p = RniPersoon {
+            burgerservicenummer: s("999990019"),
+            voornamen: s("Jan Piotr"),
+            voorvoegsel: Some(s("van")),
+            geslachtsnaam: s("Kowalski"),
+            geslacht: s("M"),
+            geboortedatum: s("1990-05-04"),
+            geboorteplaats: s("Gdańsk"),
+            geboorteland_code: s("7028"),
+            nationaliteit_code: s("0072"),
+            buitenland_adresregel1: s("ul. Długa 1"),
+            buitenland_adresregel2: s("80-001 Gdańsk"),
+            buitenland_land_code: s("7028"),
+            verblijf_straat: Some(s("Dorpsstraat")),
+            verblijf_huisnummer: Some(12),
+            verblijf_huisletter: None,
+            verblijf_toevoeging: None,
+            verblijf_postcode: Some(s("1399QN")),
+            verblijf_woonplaats: Some(s("Amsterdam")),
+            verblijf_gemeentecode: Some(s("0363")),
+            verblijf_datum_aanvang: Some(s("2024-01-01")),
+            telefoonnummer: None,
+            emailadres: Some(s("jan@example.org")),
+            datum_inschrijving: s("2023-11-01"),
+            rni_deelnemer_code: s("0201"),
+        };
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let heel = persoon(&p, today);
+        let deel = persoon_met(&p, today, |k| k == "naam" || k == "rni");
+        let keys: Vec<&String> = deel.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["naam", "rni"]);
+        assert_eq!(deel["naam"], heel["naam"]);
+        assert_eq!(deel["rni"], heel["rni"]);
+        assert!(heel.as_object().unwrap().len() >= 12, "{heel}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::persoon::persoon;
+use super::persoon::persoon_met;
 use super::territory::{
     gemeente_in, require_area_in_scope, require_postcode_in_scope, unavailable,
 };
@@ -282,7 +282,13 @@ pub(crate) async fn adressen(
         .filter_map(|p| Bsn::parse(&p.burgerservicenummer).ok())
         .collect();
     let today = crate::policy::today();
-    let mut personen: Vec<Value> = found.iter().map(|p| persoon(p, today)).collect();
+    // Only the members the activity allows fields under: `minimise` removes the rest anyway.
+    let allowed = d.fields();
+    let wanted = |lid: &str| allowed.touches(lid);
+    let mut personen: Vec<Value> = found
+        .iter()
+        .map(|p| persoon_met(p, today, wanted))
+        .collect();
     for p in &mut personen {
         d.minimise(p);
     }

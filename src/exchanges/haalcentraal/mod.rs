@@ -17,7 +17,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use super::persoon::{persoon, GEMEENTE_RNI};
+use super::persoon::{persoon_met, GEMEENTE_RNI};
 use super::territory::{require_postcode_in_scope, unavailable};
 use crate::domain::Bsn;
 use crate::policy::enforce::{Doelbinding, Exchange, ACTIVITY_HEADER};
@@ -128,10 +128,17 @@ impl Bron<'_> {
         let Some(upstream) = self.upstream else {
             let today = crate::policy::today();
             let found = zoek(self.db, vraag.criteria.clone()).await?;
+            // Only the members that the fields asked for live under (and those the answer and
+            // the scope check need), not the whole person: `selecteer` picks from these.
+            let wanted = |lid: &str| {
+                lid == "rni"
+                    || (scoped && lid == "tijdelijkVerblijfsadres")
+                    || vraag.fields.iter().any(|f| velden::root(f) == lid)
+            };
             return Ok(found
                 .iter()
                 .filter_map(|p| match Bsn::parse(&p.burgerservicenummer) {
-                    Ok(bsn) => Some((bsn, persoon(p, today))),
+                    Ok(bsn) => Some((bsn, persoon_met(p, today, wanted))),
                     Err(_) => {
                         tracing::error!(
                             "the RNI dataset holds a BSN that fails the elfproef; skipped"

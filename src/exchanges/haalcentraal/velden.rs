@@ -64,7 +64,7 @@ const UITBREIDINGEN: &[&str] = &[
     "contactgegevens",
 ];
 
-fn root(path: &str) -> &str {
+pub(crate) fn root(path: &str) -> &str {
     path.split('.').next().unwrap_or(path)
 }
 
