@@ -27,7 +27,7 @@ pub mod uwv_svb;
 const GEMEENTEN_CSV: &str = include_str!("../policies/reference/gemeenten.csv");
 
 #[derive(Debug, Clone, Insertable, Queryable, Selectable, PartialEq, Eq)]
-#[diesel(table_name = rni_personen)]
+#[diesel(table_name = rni_personen, treat_none_as_default_value = false)]
 pub struct RniPersoon {
     pub burgerservicenummer: String,
     pub voornamen: String,
@@ -767,8 +767,10 @@ pub fn seed(
     let territory = Territory::new();
     let werk = uwv_svb::Generator::new(n, seed, &territory);
     let werkgevers = werk.werkgevers().to_vec();
+    // `$insert(c, persons)` writes up to 1,000 persons: PostgreSQL in one statement; SQLite
+    // row by row with one prepared INSERT (it would parse a 24,000-value statement each time).
     macro_rules! fill {
-        ($c:expr) => {{
+        ($c:expr, $insert:expr) => {{
             $c.transaction::<_, diesel::result::Error, _>(|c| {
                 c.clear_uwv_svb()?;
                 diesel::delete(rni_personen::table).execute(c)?;
@@ -801,11 +803,8 @@ pub fn seed(
                 scope.spawn(move || generate(n, seed, werk, parts));
                 for (chunk, batch) in written {
                     $c.transaction::<_, diesel::result::Error, _>(|c| {
-                        // SQLite binds at most 32,766 values per statement: 24 columns × 1,000 rows.
                         for part in chunk.chunks(1_000) {
-                            diesel::insert_into(rni_personen::table)
-                                .values(part)
-                                .execute(c)?;
+                            $insert(c, part)?;
                             progress(part.len() as u64);
                         }
                         c.insert_batch(&batch)?;
@@ -822,7 +821,11 @@ pub fn seed(
     match &mut *conn {
         DbConnection::Postgresql(c) => {
             use diesel::connection::SimpleConnection;
-            let seeded = fill!(c)?;
+            let seeded = fill!(c, |c: &mut PgConnection, part: &[RniPersoon]| {
+                diesel::insert_into(rni_personen::table)
+                    .values(part)
+                    .execute(c)
+            })?;
             // Fresh statistics for the planner: before autovacuum gets round to it, it
             // guesses thousands of relations per BSN and hash-joins all employers (a UWV
             // lookup by BSN took 11 ms instead of 0.1 ms at 1M persons).
@@ -840,7 +843,14 @@ pub fn seed(
             // mode the database stays consistent, a crash loses only the last transactions,
             // and the seed is repeatable); checkpoints still sync. Then the defaults again.
             c.batch_execute("PRAGMA cache_size = -262144; PRAGMA synchronous = NORMAL;")?;
-            let seeded = fill!(c);
+            let seeded = fill!(c, |c: &mut SqliteConnection, part: &[RniPersoon]| {
+                part.iter().try_for_each(|p| {
+                    diesel::insert_into(rni_personen::table)
+                        .values(p)
+                        .execute(c)
+                        .map(drop)
+                })
+            });
             c.batch_execute("PRAGMA cache_size = -2000; PRAGMA synchronous = FULL;")?;
             seeded
         }
