@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use super::persoon::{persoon_met, GEMEENTE_RNI};
 use super::territory::{require_postcode_in_scope, unavailable};
 use crate::domain::Bsn;
+use crate::minimise::FieldSet;
 use crate::policy::enforce::{Doelbinding, Exchange, ACTIVITY_HEADER};
 use crate::policy::{Operation, PolicyStore, Scope};
 use crate::problem::{Problem, ProblemCode};
@@ -123,18 +124,16 @@ impl Bron<'_> {
         &self,
         d: &Doelbinding<E>,
         vraag: &Zoekvraag,
+        selectie: &FieldSet,
         scoped: bool,
     ) -> Result<Vec<(Bsn, Value)>, Problem> {
         let Some(upstream) = self.upstream else {
             let today = crate::policy::today();
             let found = zoek(self.db, vraag.criteria.clone()).await?;
-            // Only the members that the fields asked for live under (and those the answer and
-            // the scope check need), not the whole person: `selecteer` picks from these.
-            let wanted = |lid: &str| {
-                lid == "rni"
-                    || (scoped && lid == "tijdelijkVerblijfsadres")
-                    || vraag.fields.iter().any(|f| velden::root(f) == lid)
-            };
+            // Only the members that the selection (the fields asked, and `rni`) touches, and
+            // the one the scope check reads, not the whole person: `selecteer` picks from these.
+            let wanted =
+                |lid: &str| selectie.touches(lid) || (scoped && lid == "tijdelijkVerblijfsadres");
             return Ok(found
                 .iter()
                 .filter_map(|p| match Bsn::parse(&p.burgerservicenummer) {
@@ -211,10 +210,14 @@ async fn beantwoord<E: Exchange>(
     if let Criteria::PostcodeEnHuisnummer { postcode, .. } = &vraag.criteria {
         require_postcode_in_scope(&d, bron.db, *postcode).await?;
     }
+    let selectie = velden::selectie(&vraag.fields);
     // Every RNI person is registered under gemeente 1999; another gemeente finds none.
     let gevonden = match vraag.gemeente_van_inschrijving.as_deref() {
         Some(g) if g != GEMEENTE_RNI => Vec::new(),
-        _ => bron.personen(&d, &vraag, territorium.is_some()).await?,
+        _ => {
+            bron.personen(&d, &vraag, &selectie, territorium.is_some())
+                .await?
+        }
     };
     let gevonden: Vec<(Bsn, Value)> = gevonden
         .into_iter()
@@ -227,7 +230,6 @@ async fn beantwoord<E: Exchange>(
             "Deze zoekvraag levert meer dan {MAX_ZOEKRESULTATEN} personen op; maak hem specifieker."
         )));
     }
-    let selectie = velden::selectie(&vraag.fields);
     let mut subjects = Vec::with_capacity(gevonden.len());
     let mut personen = Vec::with_capacity(gevonden.len());
     let mut rni_geleverd = false;

@@ -64,7 +64,7 @@ const UITBREIDINGEN: &[&str] = &[
     "contactgegevens",
 ];
 
-pub(crate) fn root(path: &str) -> &str {
+fn root(path: &str) -> &str {
     path.split('.').next().unwrap_or(path)
 }
 
