@@ -93,11 +93,15 @@ fn purgeable(
     else {
         return Ok(None);
     };
+    // Along the primary key from the chain's start, up to the first record still kept: the
+    // purge's cost is the run it removes, not the log's size.
     let first_kept: Option<i64> = records
         .filter(disclosure_records::seq.ge(start))
         .filter(disclosure_records::retain_until_ms.ge(now_ms))
-        .select(diesel::dsl::min(disclosure_records::seq))
-        .first(conn)?;
+        .order(disclosure_records::seq.asc())
+        .select(disclosure_records::seq)
+        .first(conn)
+        .optional()?;
     let last = first_kept.map_or(head, |k| k - 1);
     Ok((last >= start).then_some((start, last)))
 }
