@@ -15,9 +15,10 @@ pub async fn exchange(app: &TestApp, cert: &str, request: &[u8]) -> String {
     let tcp = tokio::net::TcpStream::connect(app.data_addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector.connect(name, tcp).await.unwrap();
-    // A gateway that refuses a request early (a 200 kB header gets 431 after the first 16 kB)
-    // answers and closes while the rest is still being sent: the write then fails with a broken
-    // pipe or a reset, and the answer already sent is still there to be read.
+    // A gateway that refuses a request early (a 200 kB header gets 431 once actix-http's
+    // header buffer is full) answers and closes while the rest is still being sent: the write
+    // then fails with a broken pipe or a reset, and the answer already sent is still there to
+    // be read.
     let sent = async {
         tls.write_all(request).await?;
         tls.flush().await
