@@ -362,6 +362,17 @@ pub async fn answer(res: reqwest::Response) -> (u16, serde_json::Value, Option<S
     )
 }
 
+/// Whether a problem answer repeats `value` anywhere but in `instance` (the urn:uuid of the
+/// request's random id, which holds a short hex string such as "abc" by chance: in about one
+/// answer of 136).
+pub fn repeats(problem: &serde_json::Value, value: &str) -> bool {
+    let mut said = problem.clone();
+    if let Some(members) = said.as_object_mut() {
+        members.remove("instance");
+    }
+    said.to_string().contains(value)
+}
+
 /// What the disclosure log holds for one `X-Disclosure-Id`: the request record's count of
 /// subjects and its fields, and how many subject records stand under it.
 pub struct Disclosed {
