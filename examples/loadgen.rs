@@ -21,6 +21,9 @@
 //! so a stall is not hidden by the requests it kept from being sent ("coordinated omission").
 //! `--expect 200,403` names the statuses this request is meant to get (default: any 2xx).
 //! Every status is counted; the first unexpected answer is printed to stderr.
+//! `--timeline MS` also prints, per MS milliseconds of the run (by the moment each request was
+//! due or sent), how many requests there were and their slowest: a tail made of a few stalls
+//! shows as a few bad slices, a tail spread evenly as none.
 //!
 //! It talks only to the address given (loopback in every documented use) and stops by itself.
 
@@ -52,6 +55,8 @@ struct Args {
     rate: f64,
     /// The statuses meant; empty for any 2xx.
     expect: Vec<u16>,
+    /// Slices of the run (ms) to tell the count and the slowest request of; 0 for none.
+    timeline_ms: u64,
 }
 
 fn parse_args() -> Args {
@@ -68,6 +73,7 @@ fn parse_args() -> Args {
         method: None,
         rate: 0.0,
         expect: Vec::new(),
+        timeline_ms: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -100,6 +106,7 @@ fn parse_args() -> Args {
                     .map(|s| s.trim().parse().expect("--expect 200,403"))
                     .collect()
             }
+            "--timeline" => a.timeline_ms = value().parse().expect("--timeline MS"),
             other => panic!("unknown flag {other}; see the top of examples/loadgen.rs"),
         }
     }
@@ -132,6 +139,23 @@ struct Tally {
     unexpected: u64,
     statuses: std::collections::BTreeMap<u16, u64>,
     hist: Option<hdrhistogram::Histogram<u64>>,
+    /// Per slice of `--timeline`: (requests, slowest µs).
+    slices: Vec<(u64, u64)>,
+}
+
+impl Tally {
+    fn slice(&mut self, at: Duration, micros: u64, slice_ms: u64) {
+        if slice_ms == 0 {
+            return;
+        }
+        let i = (at.as_millis() as u64 / slice_ms) as usize;
+        if self.slices.len() <= i {
+            self.slices.resize(i + 1, (0, 0));
+        }
+        let s = &mut self.slices[i];
+        s.0 += 1;
+        s.1 = s.1.max(micros);
+    }
 }
 
 impl Args {
@@ -153,18 +177,43 @@ fn tell_unexpected(status: hyper::StatusCode, body: &[u8]) {
     });
 }
 
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// One keep-alive connection: TCP, the TLS handshake with the client certificate, HTTP/1.1.
+async fn connect(args: &Args, tls: &Arc<rustls::ClientConfig>) -> Option<Sender> {
+    let tcp = tokio::net::TcpStream::connect(args.addr).await.ok()?;
+    tcp.set_nodelay(true).ok();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let stream = tokio_rustls::TlsConnector::from(tls.clone())
+        .connect(name, tcp)
+        .await
+        .ok()?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    tokio::spawn(conn);
+    Some(sender)
+}
+
+/// One connection's run. Every connection is set up first (`ready`): the run's clock starts
+/// when all of them are, so that no request's latency includes the 64 TLS handshakes of the
+/// start. Returns when this connection's run started, and what it counted.
 async fn connection(
     args: Arc<Args>,
     tls: Arc<rustls::ClientConfig>,
-    until: Instant,
+    ready: Arc<tokio::sync::Barrier>,
     index: usize,
-) -> Tally {
+) -> (Instant, Tally) {
     // Where this connection starts in the request sets: apart from the others.
     let mut next = index * 7919;
     let mut tally = Tally {
         hist: Some(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()),
         ..Tally::default()
     };
+    let mut sender = connect(&args, &tls).await;
+    ready.wait().await;
+    let run_start = Instant::now();
+    let until = run_start + Duration::from_secs(args.seconds);
     let mut pace = (args.rate > 0.0).then(|| {
         // The connections' schedules spread evenly over one period: all of them due at the same
         // instant would be a burst of N requests each period, not a steady rate.
@@ -176,30 +225,12 @@ async fn connection(
         i
     });
     while Instant::now() < until {
-        let tcp = match tokio::net::TcpStream::connect(args.addr).await {
-            Ok(t) => t,
-            Err(_) => {
-                tally.errors += 1;
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        tcp.set_nodelay(true).ok();
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let Ok(stream) = tokio_rustls::TlsConnector::from(tls.clone())
-            .connect(name, tcp)
-            .await
-        else {
+        let Some(mut send) = sender.take() else {
             tally.errors += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            sender = connect(&args, &tls).await;
             continue;
         };
-        let Ok((mut sender, conn)) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
-        else {
-            tally.errors += 1;
-            continue;
-        };
-        tokio::spawn(conn);
         // Keep-alive: requests back to back on this connection until the time is up.
         while Instant::now() < until {
             let due = match pace.as_mut() {
@@ -228,7 +259,7 @@ async fn connection(
             }
             let req = req.body(Full::new(body)).unwrap();
             let started = due.unwrap_or_else(Instant::now);
-            let res = match sender.send_request(req).await {
+            let res = match send.send_request(req).await {
                 Ok(res) => res,
                 Err(_) => {
                     tally.errors += 1;
@@ -242,6 +273,11 @@ async fn connection(
             };
             let micros = started.elapsed().as_micros() as u64;
             tally.hist.as_mut().unwrap().record(micros.max(1)).ok();
+            tally.slice(
+                started.saturating_duration_since(run_start),
+                micros,
+                args.timeline_ms,
+            );
             if status.is_success() {
                 tally.ok += 1;
             } else {
@@ -253,8 +289,11 @@ async fn connection(
                 tell_unexpected(status, &body.to_bytes());
             }
         }
+        if Instant::now() < until {
+            sender = connect(&args, &tls).await;
+        }
     }
-    tally
+    (run_start, tally)
 }
 
 fn main() {
@@ -271,11 +310,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let started = Instant::now();
-    let until = started + Duration::from_secs(args.seconds);
-    let tallies = rt.block_on(async {
+    let ready = Arc::new(tokio::sync::Barrier::new(args.connections));
+    let runs = rt.block_on(async {
         let tasks: Vec<_> = (0..args.connections)
-            .map(|i| tokio::spawn(connection(args.clone(), tls.clone(), until, i)))
+            .map(|i| tokio::spawn(connection(args.clone(), tls.clone(), ready.clone(), i)))
             .collect();
         let mut out = Vec::new();
         for t in tasks {
@@ -283,7 +321,9 @@ fn main() {
         }
         out
     });
+    let started = runs.iter().map(|(s, _)| *s).min().expect("one connection");
     let elapsed = started.elapsed().as_secs_f64();
+    let tallies: Vec<Tally> = runs.into_iter().map(|(_, t)| t).collect();
     let mut total = Tally {
         hist: Some(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()),
         ..Tally::default()
@@ -302,6 +342,21 @@ fn main() {
             .unwrap()
             .add(t.hist.as_ref().unwrap())
             .unwrap();
+        if total.slices.len() < t.slices.len() {
+            total.slices.resize(t.slices.len(), (0, 0));
+        }
+        for (sum, s) in total.slices.iter_mut().zip(&t.slices) {
+            sum.0 += s.0;
+            sum.1 = sum.1.max(s.1);
+        }
+    }
+    for (i, (n, max)) in total.slices.iter().enumerate() {
+        println!(
+            "timeline t_ms={} requests={} max_ms={:.3}",
+            i as u64 * args.timeline_ms,
+            n,
+            *max as f64 / 1000.0
+        );
     }
     let h = total.hist.unwrap();
     let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;

@@ -140,12 +140,12 @@ pub(crate) async fn contactgegevens(
             v
         })
         .collect();
-    let body = json!({
+    let mut body = json!({
         "postcode": pc,
         "huisnummer": q.huisnummer,
-        "personen": personen,
         "bronGeraadpleegd": true,
     });
+    body["personen"] = Value::Array(personen);
     let fields: Vec<&str> = d.fields().paths().collect();
     d.respond(&body, &subjects, &fields).await
 }

@@ -189,7 +189,9 @@ pub(crate) async fn tellingen(
     }
     let mut records = serde_json::to_value(&adressen).expect("serialisable");
     d.minimise(&mut records);
-    let body = json!({ "gemeentecode": gemeente, "adressen": records, "volgende": volgende });
+    let mut body = json!({ "gemeentecode": gemeente, "volgende": volgende });
+    // Moved in, not through `json!`: that would copy the whole list once more.
+    body["adressen"] = records;
     let fields: Vec<&str> = d.fields().paths().collect();
     d.respond(&body, &[], &fields).await
 }
@@ -292,17 +294,17 @@ pub(crate) async fn adressen(
     for p in &mut personen {
         d.minimise(p);
     }
-    let body = json!({
+    let mut body = json!({
         "adres": {
             "postcode": postcode,
             "huisnummer": huisnummer,
             "huisletter": huisletter,
             "huisnummertoevoeging": q.toevoeging,
         },
-        "personen": personen,
         // A lookup without hits is the absence of data, not a finding: the source was asked.
         "bronGeraadpleegd": true,
     });
+    body["personen"] = Value::Array(personen);
     let fields: Vec<&str> = d.fields().paths().collect();
     d.respond(&body, &subjects, &fields).await
 }

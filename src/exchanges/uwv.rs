@@ -149,12 +149,12 @@ pub(crate) async fn dienstverbanden(
     for r in &mut records {
         d.minimise(r);
     }
-    let body = json!({
-        "dienstverbanden": records,
+    let mut body = json!({
         "volgende": null,
         // A lookup without hits is the absence of data, not a finding: the source was asked.
         "bronGeraadpleegd": true,
     });
+    body["dienstverbanden"] = Value::Array(records);
     let fields: Vec<&str> = d.fields().paths().collect();
     d.respond(&body, &[bsn], &fields).await
 }
@@ -224,11 +224,11 @@ async fn van_werkgever(
     for r in &mut records {
         d.minimise(r);
     }
-    let body = json!({
-        "dienstverbanden": records,
+    let mut body = json!({
         "volgende": volgende,
         "bronGeraadpleegd": true,
     });
+    body["dienstverbanden"] = Value::Array(records);
     let fields: Vec<&str> = d.fields().paths().collect();
     d.respond(&body, &subjects, &fields).await
 }

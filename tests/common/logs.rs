@@ -21,16 +21,15 @@ impl Write for Captured {
 
 static LOGS: OnceLock<Captured> = OnceLock::new();
 
-/// Installs the capturing subscriber (JSON, with spans) at `filter`, once per test binary;
-/// later calls keep the first filter.
+/// Installs the capturing subscriber at `filter`, once per test binary, writing the gateway's
+/// own JSON lines (`telemetry::JsonLine`); later calls keep the first filter.
 pub fn capture(filter: &str) {
     LOGS.get_or_init(|| {
         let captured = Captured::default();
         let writer = captured.clone();
         tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
+            .fmt_fields(doelpoort::telemetry::JsonMembers)
+            .event_format(doelpoort::telemetry::JsonLine)
             .with_env_filter(filter)
             .with_writer(move || writer.clone())
             .init();

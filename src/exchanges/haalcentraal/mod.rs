@@ -244,7 +244,9 @@ async fn beantwoord<E: Exchange>(
     if rni_geleverd {
         fields.push("rni");
     }
-    let body = json!({ "type": vraag.zoektype.as_str(), "personen": personen });
+    let mut body = json!({ "type": vraag.zoektype.as_str() });
+    // Moved in, not through `json!`: that would copy every person once more.
+    body["personen"] = Value::Array(personen);
     d.respond(&body, &subjects, &fields).await
 }
 

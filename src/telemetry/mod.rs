@@ -4,6 +4,8 @@
 //! Only route *patterns* are logged and counted (`/api/v1/rni/personen/{bsn}/…`), never the
 //! concrete path or query string: those may carry a BSN.
 
+mod json_line;
+
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -19,6 +21,8 @@ use crate::metrics::Metrics;
 use crate::problem::{self, Problem, ProblemCode};
 use crate::trace_context::RequestContext;
 
+pub use json_line::{JsonLine, JsonMembers};
+
 /// Installs the global `tracing` subscriber (JSON lines or human-readable). A second call is a
 /// no-op, so tests may start several gateways.
 pub fn init(settings: &LogSettings) -> anyhow::Result<()> {
@@ -29,9 +33,8 @@ pub fn init(settings: &LogSettings) -> anyhow::Result<()> {
         .with_writer(std::io::stderr);
     let _ = match settings.format {
         LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(JsonMembers)
+            .event_format(JsonLine)
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
