@@ -8,7 +8,7 @@
 //! ready-made JSON members (`,"name":value` each); recording a field appends one, and a line
 //! copies them as they are.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
