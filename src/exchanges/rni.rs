@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::persoon::persoon_met;
-use super::territory::{
-    gemeente_in, require_area_in_scope, require_postcode_in_scope, unavailable,
-};
+use super::territory::{require_area_in_scope, require_postcode_in_scope, unavailable};
 use crate::domain::{Bsn, Gemeentecode, Postcode};
 use crate::policy::enforce::{Doelbinding, Exchange};
 use crate::policy::Operation;
@@ -257,24 +255,36 @@ pub(crate) async fn adressen(
     }
     let (pc, toevoeging) = (postcode.as_str().to_owned(), q.toevoeging.clone());
     let hl = huisletter.clone();
-    // The postcode's area and the persons in one trip to the database; the scope is checked
-    // on the area before anything about the persons is used.
+    // The postcode's area and the persons in one statement (one round trip, one executor run:
+    // this is the overview's only read); the scope is checked on the area before anything
+    // about the persons is used. A postcode in no known area gives no row at all.
     let (gebied, found): (Option<Gemeentecode>, Vec<RniPersoon>) = db
         .run(move |c| {
-            let gebied = gemeente_in(c, postcode)?;
-            use crate::storage::schema::rni_personen::dsl::*;
-            let rows: Vec<RniPersoon> = rni_personen
-                .filter(verblijf_postcode.eq(pc))
-                .filter(verblijf_huisnummer.eq(huisnummer))
-                .order(burgerservicenummer)
-                .select(RniPersoon::as_select())
+            use crate::storage::schema::{postcodegebieden, rni_personen};
+            let rows: Vec<(String, Option<RniPersoon>)> = postcodegebieden::table
+                .left_join(
+                    rni_personen::table.on(rni_personen::verblijf_postcode
+                        .eq(&pc)
+                        .and(rni_personen::verblijf_huisnummer.eq(huisnummer))),
+                )
+                .filter(postcodegebieden::pc4.eq(&pc[..4]))
+                .order(rni_personen::burgerservicenummer)
+                // The table's columns, in the order `RniPersoon` lists them (`Queryable`, by
+                // position); diesel's multi-backend connection cannot take a nullable
+                // `as_select()`.
+                .select((
+                    postcodegebieden::gemeentecode,
+                    rni_personen::all_columns.nullable(),
+                ))
                 .load(c)?;
-            let rows = rows
+            let gebied = rows.first().and_then(|(g, _)| Gemeentecode::parse(g).ok());
+            let persons = rows
                 .into_iter()
+                .filter_map(|(_, p)| p)
                 .filter(|p| hl.is_none() || p.verblijf_huisletter == hl)
                 .filter(|p| toevoeging.is_none() || p.verblijf_toevoeging == toevoeging)
                 .collect();
-            Ok((gebied, rows))
+            Ok((gebied, persons))
         })
         .await
         .map_err(unavailable)?;

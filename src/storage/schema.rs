@@ -160,6 +160,7 @@ diesel::table! {
 diesel::joinable!(signaal_betrokkenen -> signalen (signaal_id));
 diesel::joinable!(signaal_statussen -> signalen (signaal_id));
 diesel::allow_tables_to_appear_in_same_query!(signalen, signaal_betrokkenen, signaal_statussen);
+diesel::allow_tables_to_appear_in_same_query!(postcodegebieden, rni_personen);
 
 diesel::table! {
     uwv_werkgevers (loonheffingennummer) {
