@@ -115,8 +115,8 @@ where
                 .and_then(fn_service(|io: Connection| async move {
                     // An answer goes out in as many TCP segments as its TLS records take;
                     // with Nagle's algorithm the last one waited for the client's delayed
-                    // ACK (~40 ms) whenever nothing else was in flight: p99 41–44 ms for the
-                    // overview at 500 req/s and 12–17 ms at 1,000 (bench/RESULTS.md).
+                    // ACK (~40 ms) whenever nothing else was in flight: the overview at 500
+                    // req/s had p99 41–44 ms without this, 10 ms with it (bench/RESULTS.md).
                     io.get_ref().0.set_nodelay(true).ok();
                     let h2 = io.get_ref().1.alpn_protocol() == Some(b"h2");
                     let peer = io.get_ref().0.peer_addr().ok();

@@ -3,10 +3,11 @@
 //! One line per event: `{"timestamp":…,"level":…,"target":…,"fields":{…},"span":{"name":…,…}}`,
 //! with the fields of the current span (the request's id, route, requester, activity, …).
 //! tracing-subscriber's own JSON format keeps a span's fields as a JSON object in a string,
-//! parses and re-writes it on every `Span::record` and parses it again for every line: about
-//! 7% of the gateway's CPU per request (bench/RESULTS.md). Here a span keeps its fields as
-//! ready-made JSON members (`,"name":value` each); recording a field appends one, and a line
-//! copies them as they are.
+//! parses and re-writes it on every `Span::record` and parses it again for every line. Here a
+//! span keeps its fields as ready-made JSON members (`,"name":value` each); recording a field
+//! appends one, and a line copies them as they are. Request logging as a whole cost about 7%
+//! of the gateway's CPU per overview request; this took about 1.5 points of it off
+//! (bench/RESULTS.md, "Where a request's CPU goes").
 
 use std::fmt;
 
