@@ -210,7 +210,11 @@ async fn connection(
         hist: Some(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()),
         ..Tally::default()
     };
+    // Every failed attempt to connect counts as one error, this first one too.
     let mut sender = connect(&args, &tls).await;
+    if sender.is_none() {
+        tally.errors += 1;
+    }
     ready.wait().await;
     let run_start = Instant::now();
     let until = run_start + Duration::from_secs(args.seconds);
@@ -225,10 +229,13 @@ async fn connection(
         i
     });
     while Instant::now() < until {
-        let Some(mut send) = sender.take() else {
+        let send = match sender.take() {
+            Some(s) => Some(s),
+            None => connect(&args, &tls).await,
+        };
+        let Some(mut send) = send else {
             tally.errors += 1;
             tokio::time::sleep(Duration::from_millis(10)).await;
-            sender = connect(&args, &tls).await;
             continue;
         };
         // Keep-alive: requests back to back on this connection until the time is up.
@@ -288,9 +295,6 @@ async fn connection(
                 tally.unexpected += 1;
                 tell_unexpected(status, &body.to_bytes());
             }
-        }
-        if Instant::now() < until {
-            sender = connect(&args, &tls).await;
         }
     }
     (run_start, tally)

@@ -108,22 +108,24 @@ where
             let http = http
                 .finish(map_config(app, |_| AppConfig::default()))
                 .map_err(|_| ());
-            acceptor
-                .clone()
-                .map_init_err(|_| ())
-                .map_err(move |e| failed(&metrics, name, &e))
-                .and_then(fn_service(|io: Connection| async move {
-                    // An answer goes out in as many TCP segments as its TLS records take;
-                    // with Nagle's algorithm the last one waited for the client's delayed
-                    // ACK (~40 ms) whenever nothing else was in flight: the overview at 500
-                    // req/s had p99 41–44 ms without this, 10 ms with it (bench/RESULTS.md).
-                    io.get_ref().0.set_nodelay(true).ok();
-                    let h2 = io.get_ref().1.alpn_protocol() == Some(b"h2");
-                    let peer = io.get_ref().0.peer_addr().ok();
-                    let protocol = if h2 { Protocol::Http2 } else { Protocol::Http1 };
-                    Ok::<_, ()>((io, protocol, peer))
-                }))
-                .and_then(http)
+            // Nagle's algorithm off on the accepted socket, before the handshake: the last TCP
+            // segment of a handshake flight or an answer waited for the client's delayed ACK
+            // (~40 ms) whenever nothing else was in flight. The overview at 500 req/s had p99
+            // 41–44 ms with it on, 10 ms off (bench/RESULTS.md).
+            fn_service(|io: TcpStream| async move {
+                io.set_nodelay(true).ok();
+                Ok::<_, TlsError<io::Error, Infallible>>(io)
+            })
+            .and_then(acceptor.clone())
+            .map_init_err(|_| ())
+            .map_err(move |e| failed(&metrics, name, &e))
+            .and_then(fn_service(|io: Connection| async move {
+                let h2 = io.get_ref().1.alpn_protocol() == Some(b"h2");
+                let peer = io.get_ref().0.peer_addr().ok();
+                let protocol = if h2 { Protocol::Http2 } else { Protocol::Http1 };
+                Ok::<_, ()>((io, protocol, peer))
+            }))
+            .and_then(http)
         })?;
     Ok(builder.run())
 }
