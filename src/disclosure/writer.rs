@@ -224,13 +224,18 @@ fn write_on(
             })
         };
     }
+    let copy = |c: &mut diesel::PgConnection| {
+        diesel::copy_from(disclosure_records::table)
+            .from_insertable(&rows)
+            .execute(c)
+            .map(drop)
+    };
     let result = match conn {
-        DbConnection::Postgresql(c) => insert_all!(c, |c: &mut diesel::PgConnection| {
-            diesel::copy_from(disclosure_records::table)
-                .from_insertable(&rows)
-                .execute(c)
-                .map(drop)
-        }),
+        // A COPY is a transaction of its own (all its rows or none, committed before
+        // PostgreSQL answers): a batch without a checkpoint needs no BEGIN and COMMIT, two of
+        // its four round trips to the database.
+        DbConnection::Postgresql(c) if cp.is_none() => copy(c),
+        DbConnection::Postgresql(c) => insert_all!(c, copy),
         DbConnection::Sqlite(c) => insert_all!(c, |c: &mut diesel::SqliteConnection| {
             for row in &rows {
                 diesel::insert_into(disclosure_records::table)

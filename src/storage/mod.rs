@@ -6,6 +6,7 @@ pub mod instances;
 pub mod schema;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -14,6 +15,7 @@ use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use tokio::sync::Semaphore;
 
 use crate::config::DatabaseSettings;
 
@@ -201,6 +203,14 @@ fn spawn_wal_checkpointer(path: PathBuf) {
 pub struct Database {
     pool: r2d2::Pool<Manager>,
     url: DatabaseUrl,
+    /// As many as the pool has connections: `run` takes one before it starts a blocking
+    /// thread, so that work waits for a connection as a task on its actix worker, not as a
+    /// thread of tokio's blocking pool parked on the pool's lock (64 concurrent requests made
+    /// 63 such threads, each wait two more context switches).
+    permits: Arc<Semaphore>,
+    /// How long `run` waits for a permit: the pool's own `connect_timeout_ms`, so that a
+    /// request never waits in line longer than one checkout may.
+    permit_timeout: Duration,
 }
 
 impl Database {
@@ -229,7 +239,12 @@ impl Database {
         if let DatabaseUrl::Sqlite(path) = &url {
             spawn_wal_checkpointer(path.clone());
         }
-        Ok(Database { pool, url })
+        Ok(Database {
+            pool,
+            url,
+            permits: Arc::new(Semaphore::new(settings.pool_size as usize)),
+            permit_timeout: Duration::from_millis(settings.connect_timeout_ms),
+        })
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -257,7 +272,6 @@ impl Database {
         applied.map_err(|e| StorageError::Migration(e.to_string()))
     }
 
-    /// A connection from the pool, on the calling thread (which may block).
     /// A connection of its own, outside the pool, set up as the pool's are: for work that
     /// holds a connection long, or may leave it mid-statement (`log verify`'s readers).
     pub fn connect_apart(&self) -> Result<DbConnection, StorageError> {
@@ -268,20 +282,34 @@ impl Database {
         .map_err(|e| StorageError::Unavailable(format!("{}: {e}", self.url.redacted())))
     }
 
+    /// A connection from the pool, on the calling thread (which may block).
     pub fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
         self.pool
             .get()
             .map_err(|e| StorageError::Unavailable(e.to_string()))
     }
 
-    /// Runs blocking database work on tokio's blocking pool, never on an actix worker.
+    /// Runs blocking database work on tokio's blocking pool, never on an actix worker, once
+    /// a connection is free for it (at most `pool_size` at a time; the rest wait their turn,
+    /// first come first served, up to `connect_timeout_ms`).
     pub async fn run<R, F>(&self, work: F) -> Result<R, StorageError>
     where
         F: FnOnce(&mut DbConnection) -> Result<R, diesel::result::Error> + Send + 'static,
         R: Send + 'static,
     {
+        let permit =
+            tokio::time::timeout(self.permit_timeout, self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| {
+                    StorageError::Unavailable(format!(
+                        "no database connection free within {} ms",
+                        self.permit_timeout.as_millis()
+                    ))
+                })?
+                .map_err(|_| StorageError::Unavailable("the database pool is closed".into()))?;
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut conn = db.checkout()?;
             Ok(work(&mut conn)?)
         })
