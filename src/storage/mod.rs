@@ -3,6 +3,7 @@
 //! diesel work off the actix worker threads.
 
 pub mod instances;
+pub mod pg_reads;
 pub mod schema;
 
 use std::path::PathBuf;
@@ -211,6 +212,8 @@ pub struct Database {
     /// How long `run` waits for a permit: the pool's own `connect_timeout_ms`, so that a
     /// request never waits in line longer than one checkout may.
     permit_timeout: Duration,
+    /// Reads without a blocking thread, on PostgreSQL when it is reached without TLS.
+    pg_reads: Option<Arc<pg_reads::PgReads>>,
 }
 
 impl Database {
@@ -239,9 +242,17 @@ impl Database {
         if let DatabaseUrl::Sqlite(path) = &url {
             spawn_wal_checkpointer(path.clone());
         }
+        let pg_reads = match &url {
+            DatabaseUrl::Postgres(u) => {
+                pg_reads::PgReads::new(u, Duration::from_millis(settings.connect_timeout_ms))
+                    .map(Arc::new)
+            }
+            DatabaseUrl::Sqlite(_) => None,
+        };
         Ok(Database {
             pool,
             url,
+            pg_reads,
             permits: Arc::new(Semaphore::new(settings.pool_size as usize)),
             permit_timeout: Duration::from_millis(settings.connect_timeout_ms),
         })
@@ -249,6 +260,11 @@ impl Database {
 
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
+    }
+
+    /// PostgreSQL's reads without a blocking thread (`storage::pg_reads`), where they can be.
+    pub fn pg_reads(&self) -> Option<&pg_reads::PgReads> {
+        self.pg_reads.as_deref()
     }
 
     /// Applies the pending migrations; returns the versions applied (empty when up to date).

@@ -8,6 +8,7 @@
 //! the asked fields are selected (`velden`) and whatever the activity does not allow removed,
 //! and one disclosure record per person is committed before the answer leaves.
 
+mod raadpleging;
 pub mod schema;
 pub mod velden;
 pub mod vraag;
@@ -253,6 +254,13 @@ async fn beantwoord<E: Exchange>(
 /// Asks the RNI dataset. Name and date filters beyond the indexed column run here, so that
 /// case-insensitive and wildcard matching is the same on SQLite and PostgreSQL.
 async fn zoek(db: &Database, criteria: Criteria) -> Result<Vec<RniPersoon>, Problem> {
+    if let (Some(pg), Criteria::Burgerservicenummers(bsns)) = (db.pg_reads(), &criteria) {
+        if let [bsn] = bsns.as_slice() {
+            return raadpleging::op_bsn(pg, bsn.as_str())
+                .await
+                .map_err(unavailable);
+        }
+    }
     db.run(move |c| {
         use crate::storage::schema::rni_personen::dsl::*;
         let base = rni_personen.select(RniPersoon::as_select());
