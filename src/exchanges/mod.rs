@@ -11,6 +11,7 @@ pub mod territory;
 pub mod uwv;
 
 pub(crate) mod params;
+mod rni_pg;
 
 use actix_web::web;
 

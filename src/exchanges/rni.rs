@@ -253,41 +253,43 @@ pub(crate) async fn adressen(
             "Een toevoeging is 1 tot 4 letters of cijfers.",
         ));
     }
-    let (pc, toevoeging) = (postcode.as_str().to_owned(), q.toevoeging.clone());
-    let hl = huisletter.clone();
     // The postcode's area and the persons in one statement (one round trip, one executor run:
     // this is the overview's only read); the scope is checked on the area before anything
     // about the persons is used. A postcode in no known area gives no row at all.
-    let (gebied, found): (Option<Gemeentecode>, Vec<RniPersoon>) = db
-        .run(move |c| {
-            use crate::storage::schema::{postcodegebieden, rni_personen};
-            let rows: Vec<(String, Option<RniPersoon>)> = postcodegebieden::table
-                .left_join(
-                    rni_personen::table.on(rni_personen::verblijf_postcode
-                        .eq(&pc)
-                        .and(rni_personen::verblijf_huisnummer.eq(huisnummer))),
-                )
-                .filter(postcodegebieden::pc4.eq(&pc[..4]))
-                .order(rni_personen::burgerservicenummer)
-                // The table's columns, in the order `RniPersoon` lists them (`Queryable`, by
-                // position); diesel's multi-backend connection cannot take a nullable
-                // `as_select()`.
-                .select((
-                    postcodegebieden::gemeentecode,
-                    rni_personen::all_columns.nullable(),
-                ))
-                .load(c)?;
-            let gebied = rows.first().and_then(|(g, _)| Gemeentecode::parse(g).ok());
-            let persons = rows
-                .into_iter()
-                .filter_map(|(_, p)| p)
-                .filter(|p| hl.is_none() || p.verblijf_huisletter == hl)
-                .filter(|p| toevoeging.is_none() || p.verblijf_toevoeging == toevoeging)
-                .collect();
-            Ok((gebied, persons))
-        })
-        .await
-        .map_err(unavailable)?;
+    let pc = postcode.as_str().to_owned();
+    let rows = match db.pg_reads() {
+        Some(pg) => super::rni_pg::op_adres(pg, &pc, huisnummer).await,
+        None => {
+            db.run(move |c| {
+                use crate::storage::schema::{postcodegebieden, rni_personen};
+                postcodegebieden::table
+                    .left_join(
+                        rni_personen::table.on(rni_personen::verblijf_postcode
+                            .eq(&pc)
+                            .and(rni_personen::verblijf_huisnummer.eq(huisnummer))),
+                    )
+                    .filter(postcodegebieden::pc4.eq(&pc[..4]))
+                    .order(rni_personen::burgerservicenummer)
+                    // The table's columns, in the order `RniPersoon` lists them (`Queryable`,
+                    // by position); diesel's multi-backend connection cannot take a nullable
+                    // `as_select()`.
+                    .select((
+                        postcodegebieden::gemeentecode,
+                        rni_personen::all_columns.nullable(),
+                    ))
+                    .load::<(String, Option<RniPersoon>)>(c)
+            })
+            .await
+        }
+    }
+    .map_err(unavailable)?;
+    let gebied = rows.first().and_then(|(g, _)| Gemeentecode::parse(g).ok());
+    let found: Vec<RniPersoon> = rows
+        .into_iter()
+        .filter_map(|(_, p)| p)
+        .filter(|p| huisletter.is_none() || p.verblijf_huisletter == huisletter)
+        .filter(|p| q.toevoeging.is_none() || p.verblijf_toevoeging == q.toevoeging)
+        .collect();
     require_area_in_scope(&d, gebied)?;
     let subjects: Vec<Bsn> = found
         .iter()

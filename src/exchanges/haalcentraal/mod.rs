@@ -8,7 +8,6 @@
 //! the asked fields are selected (`velden`) and whatever the activity does not allow removed,
 //! and one disclosure record per person is committed before the answer leaves.
 
-mod raadpleging;
 pub mod schema;
 pub mod velden;
 pub mod vraag;
@@ -256,7 +255,7 @@ async fn beantwoord<E: Exchange>(
 async fn zoek(db: &Database, criteria: Criteria) -> Result<Vec<RniPersoon>, Problem> {
     if let (Some(pg), Criteria::Burgerservicenummers(bsns)) = (db.pg_reads(), &criteria) {
         if let [bsn] = bsns.as_slice() {
-            return raadpleging::op_bsn(pg, bsn.as_str())
+            return super::rni_pg::op_bsn(pg, bsn.as_str())
                 .await
                 .map_err(unavailable);
         }
