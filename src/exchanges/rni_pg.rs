@@ -9,66 +9,24 @@ use crate::seed::RniPersoon;
 use crate::storage::pg_reads::PgReads;
 use crate::storage::StorageError;
 
-/// `rni_personen`'s columns in the order `RniPersoon` lists them, as `persoon` reads them.
+/// `rni_personen`'s columns (as `p`) in the order `RniPersoon` lists them, as `persoon` reads
+/// them.
 macro_rules! persoon_kolommen {
-    ($p:literal) => {
-        concat!(
-            $p,
-            "burgerservicenummer, ",
-            $p,
-            "voornamen, ",
-            $p,
-            "voorvoegsel, ",
-            $p,
-            "geslachtsnaam, ",
-            $p,
-            "geslacht, ",
-            $p,
-            "geboortedatum, ",
-            $p,
-            "geboorteplaats, ",
-            $p,
-            "geboorteland_code, ",
-            $p,
-            "nationaliteit_code, ",
-            $p,
-            "buitenland_adresregel1, ",
-            $p,
-            "buitenland_adresregel2, ",
-            $p,
-            "buitenland_land_code, ",
-            $p,
-            "verblijf_straat, ",
-            $p,
-            "verblijf_huisnummer, ",
-            $p,
-            "verblijf_huisletter, ",
-            $p,
-            "verblijf_toevoeging, ",
-            $p,
-            "verblijf_postcode, ",
-            $p,
-            "verblijf_woonplaats, ",
-            $p,
-            "verblijf_gemeentecode, ",
-            $p,
-            "verblijf_datum_aanvang, ",
-            $p,
-            "telefoonnummer, ",
-            $p,
-            "emailadres, ",
-            $p,
-            "datum_inschrijving, ",
-            $p,
-            "rni_deelnemer_code"
-        )
+    () => {
+        "p.burgerservicenummer, p.voornamen, p.voorvoegsel, p.geslachtsnaam, p.geslacht, \
+         p.geboortedatum, p.geboorteplaats, p.geboorteland_code, p.nationaliteit_code, \
+         p.buitenland_adresregel1, p.buitenland_adresregel2, p.buitenland_land_code, \
+         p.verblijf_straat, p.verblijf_huisnummer, p.verblijf_huisletter, p.verblijf_toevoeging, \
+         p.verblijf_postcode, p.verblijf_woonplaats, p.verblijf_gemeentecode, \
+         p.verblijf_datum_aanvang, p.telefoonnummer, p.emailadres, p.datum_inschrijving, \
+         p.rni_deelnemer_code"
     };
 }
 
 const OP_BSN: &str = concat!(
     "SELECT ",
-    persoon_kolommen!(""),
-    " FROM rni_personen WHERE burgerservicenummer = $1"
+    persoon_kolommen!(),
+    " FROM rni_personen p WHERE p.burgerservicenummer = $1"
 );
 
 /// The postcode's area (its gemeente) and the persons staying at the address, as the
@@ -76,7 +34,7 @@ const OP_BSN: &str = concat!(
 /// a person for an address without RNI persons.
 const OP_ADRES: &str = concat!(
     "SELECT g.gemeentecode, ",
-    persoon_kolommen!("p."),
+    persoon_kolommen!(),
     " FROM postcodegebieden g LEFT JOIN rni_personen p \
      ON p.verblijf_postcode = $1 AND p.verblijf_huisnummer = $2 \
      WHERE g.pc4 = $3 ORDER BY p.burgerservicenummer"
@@ -150,14 +108,18 @@ fn persoon(r: &Row, at: usize) -> Result<RniPersoon, tokio_postgres::Error> {
 mod tests {
     use diesel::prelude::*;
 
-    /// The column names a SELECT lists, without quotes or table names.
+    /// The column names a SELECT lists, without quotes and without `rni_personen.` or `p.`.
     fn columns(select: &str) -> Vec<String> {
         let list = select
             .strip_prefix("SELECT ")
             .and_then(|s| s.split(" FROM ").next())
             .expect("a SELECT … FROM");
         list.split(',')
-            .map(|c| c.trim().replace('"', "").replace("rni_personen.", ""))
+            .map(|c| {
+                let c = c.trim().replace('"', "");
+                let c = c.strip_prefix("rni_personen.").unwrap_or(&c);
+                c.strip_prefix("p.").unwrap_or(c).to_owned()
+            })
             .collect()
     }
 
@@ -175,10 +137,6 @@ mod tests {
         assert_eq!(columns(super::OP_BSN).len(), 24);
         let adres = columns(super::OP_ADRES);
         assert_eq!(adres[0], "g.gemeentecode");
-        let adres: Vec<String> = adres[1..]
-            .iter()
-            .map(|c| c.strip_prefix("p.").unwrap().to_owned())
-            .collect();
-        assert_eq!(adres, columns(&diesel));
+        assert_eq!(adres[1..], columns(&diesel));
     }
 }
