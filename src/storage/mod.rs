@@ -242,11 +242,9 @@ impl Database {
         if let DatabaseUrl::Sqlite(path) = &url {
             spawn_wal_checkpointer(path.clone());
         }
+        let timeout = Duration::from_millis(settings.connect_timeout_ms);
         let pg_reads = match &url {
-            DatabaseUrl::Postgres(u) => {
-                pg_reads::PgReads::new(u, Duration::from_millis(settings.connect_timeout_ms))
-                    .map(Arc::new)
-            }
+            DatabaseUrl::Postgres(u) => pg_reads::PgReads::new(u, timeout).map(Arc::new),
             DatabaseUrl::Sqlite(_) => None,
         };
         Ok(Database {
@@ -254,7 +252,7 @@ impl Database {
             url,
             pg_reads,
             permits: Arc::new(Semaphore::new(settings.pool_size as usize)),
-            permit_timeout: Duration::from_millis(settings.connect_timeout_ms),
+            permit_timeout: timeout,
         })
     }
 

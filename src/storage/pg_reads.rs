@@ -1,5 +1,5 @@
 //! Reads on PostgreSQL without a blocking thread, for the hottest questions of the request
-//! path (a raadpleging by BSN). Each thread that asks (each actix worker) has a connection of
+//! path (`exchanges::rni_pg`: a raadpleging by BSN, the per-address overview). Each thread that asks (each actix worker) has a connection of
 //! its own, driven by its own runtime, with its statements prepared once; the questions of
 //! that worker's concurrent requests are pipelined on it. Through `Database::run` the same read
 //! costs a hop to tokio's blocking pool and back and a libpq call that sleeps in `poll`: at
