@@ -18,11 +18,13 @@
 //! 1,000,000 with `--bench`; 0 leaves it out), loaded with batched INSERTs (its secondary
 //! indexes dropped too).
 //!
-//! Where the time goes (10 M records, PostgreSQL 15 on the same 2 cores, TLS as libpq
-//! prefers it): the server spends ~2.0 µs of CPU per record (~1.56 µs of it producing the
-//! binary COPY output of 24 columns, measured with `COPY … TO '/dev/null'`; its scan is
-//! ~0.24 µs), this process ~1.2 µs (SHA-256 ~0.34 µs, decoding ~0.13 µs, TLS ~0.3 µs, the
-//! rest receiving); so on 2 cores the ceiling is ~0.6 M records/s whatever the client does.
+//! Where the time goes (10 M records, PostgreSQL 15 on the same 2 cores, 2026-12-04): the
+//! server spends ~1.2 µs of CPU per record producing the binary COPY of 23 columns and
+//! scanning, this process ~0.6 µs (SHA-256 ~0.34 µs, decoding, receiving); together they fill
+//! both cores at ~1.1 M records/s. TLS on loopback (libpq's `prefer`) cost both ends ~0.3 µs
+//! more per record (0.85–0.88 M/s): the gateway reaches a server on this machine without TLS
+//! (`storage::plain`), so does this bench. The instances are found by one step through the
+//! primary key each (a `DISTINCT` read the whole table: 0.6 s of ~9.6 s).
 //! Tried and left out: `PRAGMA mmap_size` for the SQLite readers (no gain), more readers
 //! than cores + 1 (no gain; at 5 slower).
 //!

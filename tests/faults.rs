@@ -379,6 +379,36 @@ impl PrivatePostgres {
     fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
+
+    /// Restarts the server with TLS on (a self-signed certificate); `only`: TCP connections
+    /// without TLS are refused (`hostssl` lines alone in `pg_hba.conf`).
+    fn with_tls(&self, only: bool) {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let data = self.data();
+        std::fs::write(data.join("server.crt"), cert.cert.pem()).unwrap();
+        std::fs::write(data.join("server.key"), cert.key_pair.serialize_pem()).unwrap();
+        let tcp = if only { "hostssl" } else { "host" };
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            format!("local all all trust\n{tcp} all all 127.0.0.1/32 trust\n"),
+        )
+        .unwrap();
+        let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+        if !conf.contains("\nssl = on\n") {
+            conf.push_str("\nssl = on\n");
+            std::fs::write(data.join("postgresql.conf"), conf).unwrap();
+        }
+        run(Command::new("chmod")
+            .arg("600")
+            .arg(data.join("server.key")));
+        if is_root() {
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(&data));
+        }
+        self.pg_ctl("restart");
+    }
 }
 
 impl Drop for PrivatePostgres {
@@ -591,4 +621,54 @@ async fn postgres_disk_full_under_load() {
     let answers = fill_and_free(&app, &disk, bsns).await;
     nothing_released_without_its_record(app, &answers).await;
     drop(pg);
+}
+
+#[derive(QueryableByName)]
+struct Ssl {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    ssl: bool,
+}
+
+/// Whether `conn`'s session with the server is encrypted.
+fn encrypted(conn: &mut doelpoort::storage::DbConnection) -> bool {
+    diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .get_result::<Ssl>(conn)
+        .unwrap()
+        .ssl
+}
+
+/// A server on this machine is reached without TLS where it accepts that (`storage::plain`),
+/// by the pool, by `log verify`'s readers and by the reads without a blocking thread; one
+/// that takes TLS connections only is reached with TLS, and without those reads.
+#[test]
+fn postgres_here_is_reached_without_tls_unless_it_takes_tls_only() {
+    let pg = PrivatePostgres::start();
+    pg.with_tls(false);
+    let db = common::connect(&pg.url());
+    assert!(
+        !encrypted(&mut db.checkout().unwrap()),
+        "the pool's connection"
+    );
+    assert!(
+        !encrypted(&mut db.connect_apart().unwrap()),
+        "a reader's own"
+    );
+    assert!(db.pg_reads().is_some());
+    // Asked for, TLS it is.
+    let db = common::connect(&format!("{}?sslmode=require", pg.url()));
+    assert!(encrypted(&mut db.checkout().unwrap()));
+    assert!(db.pg_reads().is_none());
+
+    pg.with_tls(true);
+    let db = common::connect(&pg.url());
+    assert!(
+        encrypted(&mut db.checkout().unwrap()),
+        "the pool's connection"
+    );
+    assert!(
+        encrypted(&mut db.connect_apart().unwrap()),
+        "a reader's own"
+    );
+    assert!(db.pg_reads().is_none(), "its reads go through libpq");
+    db.migrate().expect("a database reached with TLS works");
 }

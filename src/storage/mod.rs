@@ -4,6 +4,7 @@
 
 pub mod instances;
 pub mod pg_reads;
+pub mod plain;
 pub mod schema;
 
 use std::path::PathBuf;
@@ -82,8 +83,12 @@ pub enum StorageError {
 
 /// Opens connections of the right kind and sets SQLite up for a gateway: WAL, full fsync on
 /// commit (a disclosure record must survive a crash), a busy timeout instead of errors.
+#[derive(Clone)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// For PostgreSQL, the URL libpq connects with: the configured one, or one for a plain
+    /// connection where `storage::plain` allows it and the server accepted it.
+    connect_to: String,
 }
 
 impl ManageConnection for Manager {
@@ -92,7 +97,7 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+            DatabaseUrl::Postgres(_) => PgConnection::establish(&self.connect_to)
                 .map(DbConnection::Postgresql)
                 .map_err(r2d2::Error::ConnectionError),
             DatabaseUrl::Sqlite(path) => {
@@ -120,6 +125,19 @@ impl ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         conn.is_broken()
+    }
+}
+
+/// The URL for plain connections to the server `url` names, where `storage::plain` allows
+/// them and the server accepts one (tried once, now); `None`: connect with `url` as it is.
+fn plain_if_accepted(url: &str) -> Option<String> {
+    let plain = plain::url(url)?;
+    match PgConnection::establish(&plain) {
+        Ok(_) => Some(plain),
+        Err(e) => {
+            tracing::info!(error = %e, "no connection to PostgreSQL without TLS; connecting with the URL as configured");
+            None
+        }
     }
 }
 
@@ -203,6 +221,8 @@ fn spawn_wal_checkpointer(path: PathBuf) {
 #[derive(Clone)]
 pub struct Database {
     pool: r2d2::Pool<Manager>,
+    /// What the pool connects with, for connections outside it (`connect_apart`).
+    manager: Arc<Manager>,
     url: DatabaseUrl,
     /// As many as the pool has connections: `run` takes one before it starts a blocking
     /// thread, so that work waits for a connection as a task on its actix worker, not as a
@@ -228,6 +248,21 @@ impl Database {
                 })?;
             }
         }
+        let timeout = Duration::from_millis(settings.connect_timeout_ms);
+        let (connect_to, pg_reads) = match &url {
+            DatabaseUrl::Postgres(u) => match plain_if_accepted(u) {
+                Some(p) => {
+                    let reads = pg_reads::PgReads::new(&p, timeout).map(Arc::new);
+                    (p, reads)
+                }
+                None => (u.clone(), None),
+            },
+            DatabaseUrl::Sqlite(_) => (String::new(), None),
+        };
+        let manager = Manager {
+            url: url.clone(),
+            connect_to,
+        };
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size)
             .min_idle(Some(1))
@@ -237,18 +272,14 @@ impl Database {
             .test_on_check_out(false)
             .connection_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
-            .build(Manager { url: url.clone() })
+            .build(manager.clone())
             .map_err(|e| StorageError::Unavailable(format!("{}: {e}", url.redacted())))?;
         if let DatabaseUrl::Sqlite(path) = &url {
             spawn_wal_checkpointer(path.clone());
         }
-        let timeout = Duration::from_millis(settings.connect_timeout_ms);
-        let pg_reads = match &url {
-            DatabaseUrl::Postgres(u) => pg_reads::PgReads::new(u, timeout).map(Arc::new),
-            DatabaseUrl::Sqlite(_) => None,
-        };
         Ok(Database {
             pool,
+            manager: Arc::new(manager),
             url,
             pg_reads,
             permits: Arc::new(Semaphore::new(settings.pool_size as usize)),
@@ -289,11 +320,9 @@ impl Database {
     /// A connection of its own, outside the pool, set up as the pool's are: for work that
     /// holds a connection long, or may leave it mid-statement (`log verify`'s readers).
     pub fn connect_apart(&self) -> Result<DbConnection, StorageError> {
-        Manager {
-            url: self.url.clone(),
-        }
-        .connect()
-        .map_err(|e| StorageError::Unavailable(format!("{}: {e}", self.url.redacted())))
+        self.manager
+            .connect()
+            .map_err(|e| StorageError::Unavailable(format!("{}: {e}", self.url.redacted())))
     }
 
     /// A connection from the pool, on the calling thread (which may block).

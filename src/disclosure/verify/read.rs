@@ -163,9 +163,10 @@ fn feed(
     true
 }
 
-/// The COPY source: this instance's records in `[from, to]`, in order. COPY takes no bind
-/// parameters and diesel's COPY target is a fixed text, so the instance and the bounds are
-/// settings of the reader's own session (`set_config` binds them).
+/// The COPY source: this instance's records in `[from, to]`, in order, every column but
+/// `instance_id` (which the WHERE fixes; one column fewer for the server to send). COPY takes
+/// no bind parameters and diesel's COPY target is a fixed text, so the instance and the
+/// bounds are settings of the reader's own session (`set_config` binds them).
 struct ChainStretch;
 
 impl CopyTarget for ChainStretch {
@@ -178,7 +179,7 @@ impl CopyTarget for ChainStretch {
              WHERE instance_id = current_setting('doelpoort.verify_instance') \
              AND seq BETWEEN current_setting('doelpoort.verify_from')::bigint \
              AND current_setting('doelpoort.verify_to')::bigint ORDER BY seq)",
-            COLUMNS.join(", ")
+            COLUMNS[1..].join(", ")
         ));
         Ok(())
     }
@@ -216,8 +217,12 @@ pub fn postgres(
         .with_format(CopyFormat::Binary)
         .load_raw(conn)?;
     let mut pending = 0;
-    let read = CopyReader::new(copy).for_each::<24, &'static str>(|fields| {
-        let values = fields.map(|f| f.map_or(Value::Null, Value::Bytes));
+    // Every row is `instance`'s (the COPY asks for no other), so its instance_id is not sent.
+    let read = CopyReader::new(copy).for_each::<23, &'static str>(|fields| {
+        let values: [Value<'_>; 24] = std::array::from_fn(|i| match i {
+            0 => Value::Bytes(instance.as_bytes()),
+            i => fields[i - 1].map_or(Value::Null, Value::Bytes),
+        });
         Ok(feed(check, link(&values)?, &mut pending, tick))
     });
     let done = read.map_err(|e| StorageError::Unavailable(format!("log verify: {e}")))?;
