@@ -37,6 +37,7 @@
 use std::io::Write;
 use std::time::Instant;
 
+use diesel::connection::SimpleConnection;
 use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -96,6 +97,9 @@ fn main() {
         let url = format!("sqlite://{}", path.display());
         let db = database(&url);
         let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+        // The gateway's WAL checkpointer (started by `database`) holds writers back briefly:
+        // wait for it as the gateway's own connections do, not fail ("database is locked").
+        conn.batch_execute("PRAGMA busy_timeout = 5000;").unwrap();
         if count(&mut conn) == 0 {
             let t = Instant::now();
             let secondary: Vec<Name> = diesel::sql_query(

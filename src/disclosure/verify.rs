@@ -572,6 +572,11 @@ mod tests {
     fn stretches_agree(postgres: bool) {
         let s = scratch(postgres);
         assert_eq!(verified(&s), (N as u64 + 12, 3 + 2, None));
+        assert_eq!(
+            count(&s.db).unwrap(),
+            N as u64 + 12,
+            "the progress bar's total"
+        );
 
         let cases: &[(&[&str], i64, &str)] = &[
             // The first record of the second stretch, then the last of the second.
