@@ -19,10 +19,10 @@
 //! indexes dropped too).
 //!
 //! Where the time goes (10 M records, PostgreSQL 15 on the same 2 cores, 2026-12-04): the
-//! server spends ~1.2 µs of CPU per record producing the binary COPY of 23 columns and
-//! scanning, this process ~0.6 µs (SHA-256 ~0.34 µs, decoding, receiving); together they fill
-//! both cores at ~1.1 M records/s. TLS on loopback (libpq's `prefer`) cost both ends ~0.3 µs
-//! more per record (0.85–0.88 M/s): the gateway reaches a server on this machine without TLS
+//! server spends ~1.1 µs of CPU per record producing the binary COPY of 23 columns, this
+//! process ~0.6 µs (SHA-256, decoding, receiving); together they fill both cores at ~1.1 M
+//! records/s. TLS on loopback (libpq's `prefer`) cost the two ends together ~0.4 µs more
+//! per record (0.85–0.88 M/s): the gateway reaches a server on this machine without TLS
 //! (`storage::plain`), so does this bench. The instances are found by one step through the
 //! primary key each (a `DISTINCT` read the whole table: 0.6 s of ~9.6 s).
 //! Tried and left out: `PRAGMA mmap_size` for the SQLite readers (no gain), more readers
