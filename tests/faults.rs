@@ -8,6 +8,9 @@
 //! test (`initdb` into a temporary folder owned by the `postgres` user, on a free port; the
 //! shared server is never touched), and the small disk is a tmpfs mounted for the test. When
 //! that is not possible the test fails, saying why.
+//!
+//! Beside them, on such a private server too: which connections go without TLS when the
+//! server is on this machine, and that one taking TLS connections only is still reached.
 
 mod common;
 
