@@ -44,9 +44,13 @@ thread_local! {
 
 impl PgReads {
     /// Reads on the server of `url`, a URL for a plain connection (`storage::plain::url`);
-    /// `None` when tokio-postgres cannot parse it.
+    /// `None` when tokio-postgres cannot parse it or it names no host (libpq then takes its
+    /// default socket or `PGHOST`; tokio-postgres would not connect at all).
     pub fn new(url: &str, timeout: Duration) -> Option<PgReads> {
         let config: tokio_postgres::Config = url.parse().ok()?;
+        if config.get_hosts().is_empty() {
+            return None;
+        }
         Some(PgReads {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             config,
@@ -125,5 +129,25 @@ impl Drop for PgReads {
     fn drop(&mut self) {
         // Only this thread's; another thread's goes with that thread.
         let _ = CONNECTIONS.try_with(|c| c.borrow_mut().remove(&self.id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_where_tokio_postgres_can_connect() {
+        let t = Duration::from_secs(1);
+        assert!(
+            PgReads::new("postgres://postgres@127.0.0.1:5432/test?sslmode=disable", t).is_some()
+        );
+        assert!(PgReads::new(
+            "postgres:///test?host=/var/run/postgresql&sslmode=disable",
+            t
+        )
+        .is_some());
+        assert!(PgReads::new("postgres:///test?sslmode=disable", t).is_none());
+        assert!(PgReads::new("not a url", t).is_none());
     }
 }
