@@ -44,11 +44,11 @@ thread_local! {
 
 impl PgReads {
     /// Reads on the server of `url`, a URL for a plain connection (`storage::plain::url`);
-    /// `None` when tokio-postgres cannot parse it or it names no host (libpq then takes its
-    /// default socket or `PGHOST`; tokio-postgres would not connect at all).
+    /// `None` when tokio-postgres cannot parse it or it names neither host nor hostaddr
+    /// (libpq then takes its default socket or `PGHOST`; tokio-postgres would not connect).
     pub fn new(url: &str, timeout: Duration) -> Option<PgReads> {
         let config: tokio_postgres::Config = url.parse().ok()?;
-        if config.get_hosts().is_empty() {
+        if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
             return None;
         }
         Some(PgReads {
@@ -147,6 +147,7 @@ mod tests {
             t
         )
         .is_some());
+        assert!(PgReads::new("postgres:///test?hostaddr=127.0.0.1&sslmode=disable", t).is_some());
         assert!(PgReads::new("postgres:///test?sslmode=disable", t).is_none());
         assert!(PgReads::new("not a url", t).is_none());
     }
