@@ -85,10 +85,9 @@ pub enum StorageError {
 /// commit (a disclosure record must survive a crash), a busy timeout instead of errors.
 #[derive(Clone)]
 pub struct Manager {
-    url: DatabaseUrl,
-    /// For PostgreSQL, the URL libpq connects with: the configured one, or one for a plain
+    /// Where it connects: for PostgreSQL the configured URL, or the one for a plain
     /// connection where `storage::plain` allows it and the server accepted it.
-    connect_to: String,
+    url: DatabaseUrl,
 }
 
 impl ManageConnection for Manager {
@@ -97,7 +96,7 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(_) => PgConnection::establish(&self.connect_to)
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
                 .map(DbConnection::Postgresql)
                 .map_err(r2d2::Error::ConnectionError),
             DatabaseUrl::Sqlite(path) => {
@@ -253,16 +252,13 @@ impl Database {
             DatabaseUrl::Postgres(u) => match plain_if_accepted(u) {
                 Some(p) => {
                     let reads = pg_reads::PgReads::new(&p, timeout).map(Arc::new);
-                    (p, reads)
+                    (DatabaseUrl::Postgres(p), reads)
                 }
-                None => (u.clone(), None),
+                None => (url.clone(), None),
             },
-            DatabaseUrl::Sqlite(_) => (String::new(), None),
+            DatabaseUrl::Sqlite(_) => (url.clone(), None),
         };
-        let manager = Manager {
-            url: url.clone(),
-            connect_to,
-        };
+        let manager = Manager { url: connect_to };
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size)
             .min_idle(Some(1))
@@ -270,7 +266,7 @@ impl Database {
             // connection that failed is dropped on return (`has_broken`), and the next
             // checkout opens a fresh one.
             .test_on_check_out(false)
-            .connection_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            .connection_timeout(timeout)
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build(manager.clone())
             .map_err(|e| StorageError::Unavailable(format!("{}: {e}", url.redacted())))?;
